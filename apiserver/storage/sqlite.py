@@ -1,0 +1,472 @@
+"""The default Store: SQLite through aiosqlite, with group commit and reads from memory.
+
+Why it exists: one file on one machine gives mizzen Kubernetes' storage semantics (one global
+revision, optimistic concurrency, resumable watches) without running etcd.
+
+How it keeps its promises:
+- Durable acknowledgements: WAL journal with `synchronous=FULL`, so a commit returns only once
+  the WAL is fsynced; a write's coroutine returns only after its transaction committed. The
+  current state (`kv`) and the change log (`log`) change in the same transaction.
+- Throughput: one writer task owns the connection. Concurrent writes only enqueue; the writer
+  takes everything pending (bounded by count and bytes), plans it in memory
+  (`_batch.plan_batch`: preconditions in order, consecutive revisions, one encoding per
+  object) and commits it in one transaction: one fsync for the whole batch.
+- Reads: the whole current state is loaded at start and kept in memory (`_state.SortedState`);
+  get, list and count never touch SQLite and never wait for the writer. Memory changes only
+  after a commit, so a read never sees an uncommitted write.
+- Watches: `_watchcache.WatchCache` holds the newest `history` revisions (refilled from the
+  change log at start) and fans each event out to every watcher.
+- Bounded disk: the writer deletes change-log rows older than the retained history in small
+  chunks (one chunk between two write batches, so neither starves the other), runs a PASSIVE
+  WAL checkpoint every `compact_interval` seconds and a TRUNCATE checkpoint once idle; the
+  `meta` table remembers the highest compacted revision so a revision is never reused.
+- One process per file: the connection takes SQLite's exclusive lock (`locking_mode=
+  EXCLUSIVE`); a second server on the same data dir fails at start instead of serving a
+  stale in-memory copy.
+
+What it must never do: acknowledge a write before COMMIT returned, change memory when a
+transaction failed, let anything but the writer task use the connection, or block the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import orjson
+
+from apiserver.storage._batch import TYPE_NAMES, Op, Plan, plan_batch
+from apiserver.storage._state import SortedState
+from apiserver.storage._watchcache import CacheWatch, Entry, WatchCache
+from apiserver.storage.base import Event, KeyValue, ListResult, StorageError
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    mod_revision INTEGER NOT NULL,
+    create_revision INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log (
+    revision INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    type INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    create_revision INTEGER NOT NULL,
+    prev_revision INTEGER NOT NULL,
+    prev_value BLOB
+);
+CREATE TABLE IF NOT EXISTS meta (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+INSERT_LOG = "INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?)"
+UPSERT_KV = (
+    "INSERT INTO kv (key, value, mod_revision, create_revision) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, "
+    "create_revision = excluded.create_revision"
+)
+DELETE_KV = "DELETE FROM kv WHERE key = ?"
+SET_META = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+
+MAX_BATCH = 1000  # ops per transaction
+MAX_BATCH_BYTES = 32 << 20  # encoded bytes per transaction (objects go up to 1.5 MiB)
+COMPACT_CHUNK = 1000  # change-log rows deleted per compaction transaction
+IDLE_CHECKPOINT_DELAY = 1.0  # seconds without writes before a TRUNCATE checkpoint
+WATCH_QUEUE = 10_000  # live events buffered per watcher before it falls back to the ring
+
+_DB_ERRORS = (sqlite3.Error, OSError, ValueError)  # ValueError: aiosqlite's "Connection closed"
+
+
+class SQLiteStore:
+    """The Store protocol on one SQLite file.
+
+    `history`: revisions kept in the change log and the watch ring (a watch may resume from
+    any of them). `compact_interval`: seconds between automatic compactions and PASSIVE WAL
+    checkpoints. `watch_queue`: live events buffered per watcher (a watcher that falls further
+    behind reads from the ring instead; beyond the ring its iteration raises CompactedError).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        history: int = 100_000,
+        compact_interval: float = 60.0,
+        watch_queue: int = WATCH_QUEUE,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        if history < 1:
+            raise ValueError("history must be >= 1")
+        self.path = Path(path)
+        self.history = history
+        self.compact_interval = compact_interval
+        self.max_batch = max_batch
+        self._state = SortedState()
+        self._cache = WatchCache(history, watch_queue, self._decode)
+        self._pending: deque[Op] = deque()
+        self._wake = asyncio.Event()
+        self._db: aiosqlite.Connection | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._started = False
+        self._closing = False
+        self._closed = False
+        self._revision = 0
+        self._log_oldest = 1  # no change-log row is older than this
+        self._compact_target = 0  # change-log rows <= this are to be deleted
+        self._wal_dirty = False
+        self._last_write = 0.0
+        self._next_tick = 0.0
+        self._counters: dict[str, int] = dict.fromkeys(
+            (
+                "transactions", "batches", "writes", "rejected", "failed", "max_batch",
+                "compactions", "compacted_rows", "checkpoints",
+            ),
+            0,
+        )
+
+    # -- Store protocol: state ------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def oldest_revision(self) -> int:
+        return self._cache.compacted
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: transactions (write transactions committed), batches, writes (ops
+        committed), rejected (failed preconditions), failed (ops lost to a failed
+        transaction), max_batch, compactions, compacted_rows, checkpoints, watchers (open),
+        watch_overflows (watchers moved off live delivery), keys, revision, oldest_revision,
+        pending."""
+        s = dict(self._counters)
+        s["watchers"] = self._cache.watcher_count
+        s["watch_overflows"] = self._cache.overflows
+        s["keys"] = len(self._state)
+        s["revision"] = self._revision
+        s["oldest_revision"] = self._cache.compacted
+        s["pending"] = len(self._pending)
+        return s
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
+        db = await aiosqlite.connect(str(self.path), isolation_level=None)
+        try:
+            await self._open(db)
+        except BaseException:
+            await db.close()
+            raise
+        self._db = db
+        self._next_tick = time.monotonic() + self.compact_interval
+        self._writer = asyncio.create_task(self._run_writer(), name=f"sqlite-writer {self.path}")
+
+    async def _open(self, db: aiosqlite.Connection) -> None:
+        await db.execute("PRAGMA locking_mode = EXCLUSIVE")
+        mode = await (await db.execute("PRAGMA journal_mode = WAL")).fetchone()
+        if mode is None or str(mode[0]).lower() != "wal":
+            raise StorageError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+        await db.execute("PRAGMA synchronous = FULL")
+        await db.execute("PRAGMA busy_timeout = 5000")
+        await db.execute("PRAGMA journal_size_limit = 67108864")
+        await db.execute("PRAGMA cache_size = -16384")
+        try:
+            # Takes the exclusive lock now, so a second server on this file fails here.
+            await db.execute("BEGIN IMMEDIATE")
+            await db.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"{self.path}: cannot lock the database ({exc}); is another server using it?") from exc
+        if db.in_transaction:
+            await db.execute("COMMIT")
+
+        meta = dict(await db.execute_fetchall("SELECT name, value FROM meta"))
+        compacted = int(meta.get("compacted", 0))
+        rows = await db.execute_fetchall("SELECT key, value, mod_revision, create_revision FROM kv")
+        loads = orjson.loads
+        self._state = SortedState(KeyValue(k, loads(v), bytes(v), m, c) for k, v, m, c in rows)
+        max_mod = max((r[2] for r in rows), default=0)
+        del rows
+        bounds = await db.execute_fetchall("SELECT MIN(revision), MAX(revision) FROM log")
+        min_log, max_log = bounds[0] if bounds else (None, None)
+        revision = max(max_log or 0, max_mod, compacted)
+        ring_from = max(revision - self.history, compacted)
+        log_rows = await db.execute_fetchall(
+            "SELECT revision, key, type, value, create_revision, prev_revision, prev_value "
+            "FROM log WHERE revision > ? ORDER BY revision",
+            (ring_from,),
+        )
+        entries = [
+            Entry(r, TYPE_NAMES[t], k, bytes(v), c, p, None if pv is None else bytes(pv))
+            for r, k, t, v, c, p, pv in log_rows
+        ]
+        # Keep only the newest consecutive run (a gap would mean a damaged log).
+        start = len(entries)
+        expected = revision
+        while start > 0 and entries[start - 1].revision == expected:
+            start -= 1
+            expected -= 1
+        if start:
+            log.warning("%s: change log has a gap below revision %d; older history ignored", self.path, expected + 1)
+            entries = entries[start:]
+        self._revision = revision
+        self._cache.reset(revision, max(compacted, expected), entries)
+        self._log_oldest = min_log if min_log is not None else revision + 1
+        self._compact_target = compacted
+        log.info(
+            "%s: %d keys, revision %d, watch history from %d",
+            self.path, len(self._state), revision, self._cache.compacted,
+        )
+
+    async def close(self) -> None:
+        """Drain pending writes, stop the writer, end every watch, checkpoint and close."""
+        if self._closed:
+            return
+        self._closing = True
+        self._wake.set()
+        if self._writer is not None:
+            await self._writer
+        self._cache.close()
+        self._closed = True
+        db, self._db = self._db, None
+        if db is not None:
+            try:
+                await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except _DB_ERRORS as exc:
+                log.warning("%s: checkpoint at close failed: %s", self.path, exc)
+            await db.close()
+
+    # -- Store protocol: reads (memory only) --------------------------------------------
+
+    async def get(self, key: str) -> KeyValue | None:
+        return self._state.get(key)
+
+    async def list(self, prefix: str, *, limit: int = 0, start_after: str = "") -> ListResult:
+        items, remaining = self._state.list(prefix, limit, start_after)
+        return ListResult(items, self._revision, remaining)
+
+    async def count(self, prefix: str) -> int:
+        return self._state.count(prefix)
+
+    # -- Store protocol: writes (through the writer) -------------------------------------
+
+    async def create(self, key: str, obj: dict[str, Any]) -> KeyValue:
+        return await self._submit(Op("create", key, obj))
+
+    async def update(self, key: str, obj: dict[str, Any], expected_revision: int | None = None) -> KeyValue:
+        return await self._submit(Op("update", key, obj, expected_revision))
+
+    async def delete(self, key: str, expected_revision: int | None = None) -> KeyValue:
+        return await self._submit(Op("delete", key, None, expected_revision))
+
+    async def _submit(self, op: Op) -> KeyValue:
+        if self._closing or self._writer is None:
+            raise StorageError("store is closed" if self._closing else "store is not started")
+        op.future = asyncio.get_running_loop().create_future()
+        self._pending.append(op)
+        self._wake.set()
+        # If the caller is cancelled before the writer took the op, the op is skipped; once
+        # taken, it commits anyway (as with etcd, a cancelled request may still have written).
+        return await op.future
+
+    # -- Store protocol: watch and compaction --------------------------------------------
+
+    def watch(self, prefix: str, from_revision: int) -> CacheWatch:
+        """Events with revision > from_revision under prefix: the backlog from the ring, then
+        live. Raises CompactedError when from_revision < oldest_revision. Iteration raises
+        CompactedError if the watcher later falls behind the retained history; it ends
+        quietly after close() or store close."""
+        return self._cache.watch(prefix, from_revision)
+
+    async def compact(self, keep: int) -> int:
+        """Drop history older than the newest `keep` revisions: at once for watches, in the
+        background (chunks between write batches) for the change log."""
+        oldest = self._cache.compact(self._revision - max(0, keep))
+        if oldest > self._compact_target:
+            self._compact_target = oldest
+            self._wake.set()
+        return oldest
+
+    # -- the writer ---------------------------------------------------------------------
+
+    def _decode(self, e: Entry) -> Event:
+        """Rebuild a ring entry's Event (after a restart, or once it left the hot window)."""
+        cur = self._state.get(e.key)
+        if cur is not None and cur.revision == e.revision:
+            kv = cur
+        else:
+            kv = KeyValue(e.key, orjson.loads(e.raw), e.raw, e.revision, e.create_revision)
+        prev = None
+        if e.prev_raw is not None:
+            prev = KeyValue(e.key, orjson.loads(e.prev_raw), e.prev_raw, e.prev_revision, e.create_revision)
+        return Event(e.type, kv, prev)
+
+    async def _run_writer(self) -> None:
+        try:
+            while True:
+                if self._pending:
+                    await self._write_batch()
+                    await self._maintain(idle=False)
+                    continue
+                if self._closing:
+                    break
+                if self._log_oldest <= self._compact_target:
+                    await self._compact_chunk()
+                    continue
+                now = time.monotonic()
+                timeout = self._next_tick - now
+                if self._wal_dirty:
+                    timeout = min(timeout, self._last_write + IDLE_CHECKPOINT_DELAY - now)
+                if timeout > 0:
+                    try:
+                        async with asyncio.timeout(timeout):
+                            await self._wake.wait()
+                    except TimeoutError:
+                        pass
+                self._wake.clear()
+                if not self._pending:
+                    await self._maintain(idle=True)
+        finally:
+            error = StorageError("store is closed")
+            while self._pending:
+                op = self._pending.popleft()
+                if op.future is not None and not op.future.done():
+                    op.future.set_exception(error)
+
+    async def _write_batch(self) -> None:
+        ops: list[Op] = []
+        pending = self._pending
+        while pending and len(ops) < self.max_batch:
+            op = pending.popleft()
+            if op.future is not None and op.future.done():
+                continue  # cancelled before it was taken
+            ops.append(op)
+        if not ops:
+            return
+        plan, taken = plan_batch(ops, self._state.get, self._revision, MAX_BATCH_BYTES)
+        if taken < len(ops):
+            pending.extendleft(reversed(ops[taken:]))
+        ops = ops[:taken]
+        counters = self._counters
+        if plan.entries:
+            try:
+                await self._commit(plan)
+            except _DB_ERRORS as exc:
+                log.error("%s: write transaction of %d ops failed: %s", self.path, len(ops), exc)
+                error = StorageError(f"write failed: {exc}")
+                error.__cause__ = exc
+                counters["failed"] += len(plan.entries)
+                for op in ops:
+                    if op.future is not None and not op.future.done():
+                        op.future.set_exception(error)
+                return
+            state = self._state
+            for key, kv in plan.final.items():
+                if kv is None:
+                    state.remove(key)
+                else:
+                    state.put(kv)
+            self._revision = plan.revision
+            cache = self._cache
+            for entry in plan.entries:
+                cache.append(entry)
+            self._wal_dirty = True
+            self._last_write = time.monotonic()
+        counters["batches"] += 1
+        counters["writes"] += len(plan.entries)
+        counters["rejected"] += taken - len(plan.entries)
+        if taken > counters["max_batch"]:
+            counters["max_batch"] = taken
+        for op, result in zip(ops, plan.results, strict=True):
+            fut = op.future
+            if fut is None or fut.done():
+                continue
+            if isinstance(result, KeyValue):
+                fut.set_result(result)
+            else:
+                fut.set_exception(result)
+
+    async def _commit(self, plan: Plan) -> None:
+        db = self._db
+        assert db is not None
+        await db.execute("BEGIN")
+        try:
+            await db.executemany(INSERT_LOG, plan.log_rows)
+            upserts = plan.upserts()
+            if upserts:
+                await db.executemany(UPSERT_KV, upserts)
+            deletes = plan.deletes()
+            if deletes:
+                await db.executemany(DELETE_KV, deletes)
+            await db.execute("COMMIT")
+        except BaseException:
+            await self._rollback()
+            raise
+        self._counters["transactions"] += 1
+
+    async def _rollback(self) -> None:
+        db = self._db
+        if db is not None and db.in_transaction:
+            try:
+                await db.execute("ROLLBACK")
+            except _DB_ERRORS as exc:
+                log.error("%s: rollback failed: %s", self.path, exc)
+
+    async def _maintain(self, idle: bool) -> None:
+        """Between batches: one compaction chunk if due, the periodic tick, idle checkpoint."""
+        now = time.monotonic()
+        if now >= self._next_tick:
+            self._next_tick = now + self.compact_interval
+            automatic = self._revision - self.history
+            if automatic > self._compact_target:
+                self._compact_target = automatic
+            await self._checkpoint("PASSIVE")
+        if self._log_oldest <= self._compact_target:
+            await self._compact_chunk()
+        if idle and self._wal_dirty and now - self._last_write >= IDLE_CHECKPOINT_DELAY:
+            await self._checkpoint("TRUNCATE")
+            self._wal_dirty = False
+
+    async def _compact_chunk(self) -> None:
+        db = self._db
+        assert db is not None
+        upto = min(self._log_oldest + COMPACT_CHUNK - 1, self._compact_target)
+        try:
+            await db.execute("BEGIN")
+            cursor = await db.execute("DELETE FROM log WHERE revision <= ?", (upto,))
+            deleted = cursor.rowcount
+            await db.execute(SET_META, ("compacted", upto))
+            await db.execute("COMMIT")
+        except _DB_ERRORS as exc:
+            await self._rollback()
+            log.warning("%s: compaction up to %d failed: %s", self.path, upto, exc)
+            self._compact_target = self._log_oldest - 1  # retry at the next tick
+            return
+        self._log_oldest = upto + 1
+        self._counters["compactions"] += 1
+        self._counters["compacted_rows"] += max(0, deleted)
+        self._wal_dirty = True
+
+    async def _checkpoint(self, mode: str) -> None:
+        db = self._db
+        assert db is not None
+        try:
+            await db.execute(f"PRAGMA wal_checkpoint({mode})")
+        except _DB_ERRORS as exc:
+            log.warning("%s: %s checkpoint failed: %s", self.path, mode, exc)
+            return
+        self._counters["checkpoints"] += 1
