@@ -1,0 +1,694 @@
+"""The API server's ASGI application: authentication, routing of the Kubernetes URL space to
+the REST handlers, content negotiation (JSON, Table), watch streams, discovery, OpenAPI,
+health and metrics.
+
+Resource paths are dispatched straight from ASGI (see apiserver/http.py for why); the few
+other endpoints are a FastAPI app. Every answer that is an error is a `Status`, never a
+framework's default body (kubectl would print "the server could not find the requested
+resource" for those)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from fastapi import FastAPI
+from fastapi import Request as FastRequest
+from fastapi.responses import Response as FastResponse
+from opentelemetry import trace
+
+from apimachinery import errors
+from apimachinery.errors import BadRequest, MethodNotAllowed, NotFound, StatusError
+from apimachinery.metrics import Registry as MetricsRegistry
+from apimachinery.resources import DEFAULT, Registry, ResourceInfo
+from apiserver import objects, watch
+from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
+from apiserver.http import Receive, Request, Response, Scope, Send, error_response, json_response, raw_response
+from apiserver.objects import key_for, prefix_for
+from apiserver.storage import KeyValue, Store
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("mizzen.apiserver")
+
+TABLE = "as=Table"
+WATCH_TIMEOUT_DEFAULT = 1800.0
+
+
+@dataclass
+class Route:
+    group: str
+    version: str
+    resource: ResourceInfo | None = None
+    namespace: str | None = None
+    name: str | None = None
+    subresource: str = ""
+    discovery: bool = False  # /api/v1 or /apis/<g>/<v> itself
+
+
+@dataclass
+class ServerConfig:
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # bearer token -> user info
+    bookmark_interval: float = 30.0
+    allow_anonymous_health: bool = True
+
+
+def _model_for(res: ResourceInfo) -> str | None:
+    if res.stored is False:
+        return None
+    try:
+        from apimachinery.schema import model_for
+    except ImportError:
+        return None
+    return model_for(res.group, res.version, res.kind)
+
+
+def _strategy_for(res: ResourceInfo) -> Any:
+    from apiserver.registry import strategy_for
+    return strategy_for(res)
+
+
+def _admit(op: str, res: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+    try:
+        from apiserver.registry import admit
+    except ImportError:
+        return
+    admit(op, res, obj, old)
+
+
+class APIServer:
+    def __init__(self, store: Store, config: ServerConfig, registry: Registry | None = None):
+        self.store = store
+        self.config = config
+        self.registry = registry or Registry(list(DEFAULT))
+        self.handlers = Handlers(store, self.registry, strategy_for=_strategy_for, model_for=_model_for,
+                                 admit=_admit)
+        self.metrics = MetricsRegistry()
+        self.requests_total = self.metrics.counter(
+            "apiserver_request_total", "Counter of apiserver requests broken out for each verb, dry run value, "
+            "group, version, resource, scope, component, and HTTP response code.",
+            ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component", "code"))
+        self.request_duration = self.metrics.histogram(
+            "apiserver_request_duration_seconds", "Response latency distribution in seconds for each verb, dry run "
+            "value, group, version, resource, subresource, scope and component.",
+            ("verb", "dry_run", "group", "version", "resource", "subresource", "scope", "component"),
+            buckets=(0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30,
+                     45, 60))
+        self.inflight = self.metrics.gauge("apiserver_current_inflight_requests",
+                                           "Maximal number of currently used inflight request limit of this "
+                                           "apiserver per request kind in last second.", ("request_kind",))
+        self.ready = False
+        self._disc_cache: dict[Any, tuple[bytes, str]] = {}
+        self.fast = _misc_app(self)
+        self._reaper: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ ASGI entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self.fast(scope, receive, send)
+            return
+        path: str = scope["path"]
+        if not (path == "/api" or path == "/apis" or path.startswith("/api/") or path.startswith("/apis/")):
+            await self.fast(scope, receive, send)
+            return
+        req = Request.from_scope(scope, receive)
+        t0 = time.perf_counter()
+        labels = {"verb": req.method, "resource": "", "subresource": "", "group": "", "version": "",
+                  "scope": "", "dry_run": ""}
+        with tracer.start_as_current_span(f"{req.method} {path}", kind=trace.SpanKind.SERVER) as span:
+            try:
+                self.authenticate(req)
+                resp = await self.dispatch(req, labels)
+            except StatusError as e:
+                resp = error_response(e)
+            except Exception as e:  # a bug: answer 500 as a Status, log the traceback
+                log.exception("internal error serving %s %s", req.method, path)
+                resp = error_response(errors.InternalError(str(e)))
+            span.set_attribute("http.status_code", resp.status)
+        verb = labels["verb"]
+        code = str(resp.status)
+        self.requests_total.labels(verb, labels["dry_run"], labels["group"], labels["version"], labels["resource"],
+                                   labels["subresource"], labels["scope"], "apiserver", code).inc()
+        if verb != "WATCH":
+            self.request_duration.labels(verb, labels["dry_run"], labels["group"], labels["version"],
+                                         labels["resource"], labels["subresource"], labels["scope"],
+                                         "apiserver").observe(time.perf_counter() - t0)
+        await resp.send(send, receive)
+
+    def authenticate(self, req: Request) -> None:
+        auth = req.headers.get("authorization", "")
+        if auth.startswith("Bearer "):
+            token = auth[7:].strip()
+            for known, user in self.config.tokens.items():
+                if hmac.compare_digest(known, token):
+                    req.user = user
+                    return
+        raise errors.Unauthorized()
+
+    # ------------------------------------------------------------------ routing
+
+    def route(self, path: str) -> Route:
+        parts = [p for p in path.split("/") if p]
+        if parts[0] == "api":
+            if len(parts) < 2:
+                return Route("", "", discovery=True)
+            group, version, rest = "", parts[1], parts[2:]
+        else:
+            if len(parts) < 3:
+                return Route(parts[1] if len(parts) > 1 else "", "", discovery=True)
+            group, version, rest = parts[1], parts[2], parts[3:]
+        if not self.registry.versions(group) or version not in self.registry.versions(group):
+            raise NotFound(message="the server could not find the requested resource")
+        if not rest:
+            return Route(group, version, discovery=True)
+        namespace = None
+        if rest[0] == "namespaces" and len(rest) >= 3:
+            candidate = self.registry.by_resource(group, version, rest[2])
+            if candidate is not None and candidate.namespaced:
+                namespace = rest[1]
+                rest = rest[2:]
+        res = self.registry.by_resource(group, version, rest[0])
+        if res is None or len(rest) > 3:
+            raise NotFound(message="the server could not find the requested resource")
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else ""
+        if sub and res.subresource(sub) is None:
+            raise NotFound(message="the server could not find the requested resource")
+        return Route(group, version, res, namespace, name, sub)
+
+    async def dispatch(self, req: Request, labels: dict[str, str]) -> Response:
+        r = self.route(req.path)
+        if r.discovery:
+            return self.discovery(req, r)
+        res = r.resource
+        assert res is not None
+        labels.update(group=r.group, version=r.version, resource=res.plural, subresource=r.subresource,
+                      scope="resource" if r.name else ("namespace" if r.namespace else "cluster"))
+        if req.arg("dryRun") is not None:
+            labels["dry_run"] = "All"
+        m = req.method
+        if not res.stored:
+            if m != "POST" or r.name:
+                raise MethodNotAllowed()
+            labels["verb"] = "CREATE"
+            return await self.review(req, res)
+        if res.namespaced and r.name and r.namespace is None:
+            raise NotFound(message="the server could not find the requested resource")
+        if m == "GET":
+            if r.name is None:
+                if req.flag("watch"):
+                    labels["verb"] = "WATCH"
+                    return await self.watch(req, res, r.namespace)
+                labels["verb"] = "LIST"
+                return await self.list(req, res, r.namespace)
+            labels["verb"] = "GET"
+            return await self.get(req, res, r)
+        if m == "POST":
+            labels["verb"] = "CREATE"
+            return await self.create(req, res, r)
+        if m == "PUT" and r.name:
+            labels["verb"] = "UPDATE"
+            return await self.update(req, res, r)
+        if m == "PATCH" and r.name:
+            labels["verb"] = "PATCH"
+            return await self.patch(req, res, r)
+        if m == "DELETE":
+            if r.name is None:
+                labels["verb"] = "DELETECOLLECTION"
+                return await self.delete_collection(req, res, r.namespace)
+            labels["verb"] = "DELETE"
+            return await self.delete(req, res, r)
+        raise MethodNotAllowed()
+
+    # ------------------------------------------------------------------ helpers
+
+    def options(self, req: Request) -> Options:
+        dry = req.args("dryRun")
+        if dry and any(d != "All" for d in dry):
+            raise BadRequest(f'Invalid dry run value: "{dry[0]}": supported values: "All"')
+        fv = req.arg("fieldValidation") or "Warn"
+        if fv not in ("Strict", "Warn", "Ignore"):
+            raise BadRequest(f"fieldValidation parameter unsupported: {fv}")
+        manager = req.arg("fieldManager") or ""
+        if len(manager) > 128:
+            raise errors.Invalid("", "", [errors.Cause("fieldManager", "must be less than 128 characters",
+                                                       "FieldValueTooLong")], message="fieldManager: Too long: "
+                                 "must have at most 128 bytes")
+        if not manager:
+            ua = req.headers.get("user-agent", "")
+            manager = ua.split("/")[0] if ua else ""
+        return Options(dry_run=bool(dry), field_manager=manager, field_validation=fv, warnings=[])
+
+    def wants_table(self, req: Request) -> bool:
+        return TABLE in req.headers.get("accept", "")
+
+    def selectors(self, req: Request, res: ResourceInfo) -> tuple[Any, Any]:
+        from apimachinery.selectors import FieldSelector, LabelSelector, check_field_selector
+        ls = req.arg("labelSelector") or ""
+        fs = req.arg("fieldSelector") or ""
+        label_sel = LabelSelector.parse(ls) if ls.strip() else None
+        field_sel = None
+        if fs.strip():
+            field_sel = FieldSelector.parse(fs)
+            check_field_selector(res.kind, field_sel)
+        return label_sel, field_sel
+
+    def obj_response(self, req: Request, res: ResourceInfo, stored: KeyValue | dict[str, Any], status: int,
+                     opts: Options | None = None) -> Response:
+        headers = _warning_headers(opts)
+        if isinstance(stored, KeyValue):
+            if self.wants_table(req):
+                return json_response(self.table(req, res, [stored.obj], str(stored.revision)), status, headers)
+            return raw_response(stored.raw, status, headers)
+        if self.wants_table(req):
+            return json_response(self.table(req, res, [stored], ""), status, headers)
+        return json_response(stored, status, headers)
+
+    def table(self, req: Request, res: ResourceInfo, objs: list[dict[str, Any]], rv: str, continue_: str = "",
+              remaining: int | None = None) -> dict[str, Any]:
+        from apiserver.registry.tables import table
+        return table(res, objs, now=objects.now(), include_object=req.arg("includeObject") or "Metadata",
+                     resource_version=rv, continue_=continue_, remaining=remaining)
+
+    async def body_object(self, req: Request) -> dict[str, Any]:
+        body = await req.body()
+        ct = req.content_type
+        if ct == "application/vnd.kubernetes.protobuf":
+            try:
+                from apiserver.protobuf import decode_object
+            except ImportError:
+                raise errors.UnsupportedMediaType(ct) from None
+            return decode_object(body)
+        return objects.decode_object(body, ct)
+
+    # ------------------------------------------------------------------ verbs
+
+    async def get(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        assert r.name is not None
+        if r.subresource == "scale":
+            return json_response(await self.handlers.get_scale(res, r.namespace, r.name))
+        if r.subresource in ("log", "exec", "attach", "portforward", "proxy"):
+            return await self.node_proxy(req, res, r)
+        if r.subresource not in ("", "status"):
+            raise MethodNotAllowed()
+        kv = await self.handlers.get(res, r.namespace, r.name)
+        return self.obj_response(req, res, kv, 200)
+
+    async def list(self, req: Request, res: ResourceInfo, namespace: str | None) -> Response:
+        label_sel, field_sel = self.selectors(req, res)
+        limit = _int_arg(req, "limit")
+        rv = req.arg("resourceVersion") or ""
+        match = req.arg("resourceVersionMatch") or ""
+        if match and match not in ("Exact", "NotOlderThan"):
+            raise BadRequest(f'resourceVersionMatch: Unsupported value: "{match}"')
+        if match and not rv:
+            raise BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        if rv and rv != "0":
+            try:
+                want = int(rv)
+            except ValueError:
+                raise BadRequest(f"invalid resource version: {rv}") from None
+            if want > self.store.revision:
+                raise errors.Timeout(f"Too large resource version: {want}, current: {self.store.revision}")
+            if match == "Exact" and want != self.store.revision:
+                raise errors.Gone(f"too old resource version: {want} ({self.store.revision})")
+        items, revision, token, remaining = await self.handlers.list(
+            res, namespace, label_selector=label_sel, field_selector=field_sel, limit=limit,
+            continue_=req.arg("continue") or "")
+        if self.wants_table(req):
+            return json_response(self.table(req, res, [kv.obj for kv in items], str(revision), token, remaining))
+        head: dict[str, Any] = {"resourceVersion": str(revision)}
+        if token:
+            head["continue"] = token
+            if remaining is not None:
+                head["remainingItemCount"] = remaining
+        body = b"".join((b'{"kind":"', res.list_kind.encode(), b'","apiVersion":"', res.api_version.encode(),
+                         b'","metadata":', orjson.dumps(head), b',"items":[', b",".join(kv.raw for kv in items),
+                         b"]}"))
+        return raw_response(body)
+
+    async def watch(self, req: Request, res: ResourceInfo, namespace: str | None) -> Response:
+        label_sel, field_sel = self.selectors(req, res)
+        rv = req.arg("resourceVersion") or ""
+        timeout = float(_int_arg(req, "timeoutSeconds") or WATCH_TIMEOUT_DEFAULT)
+        matches = None
+        if label_sel is not None or field_sel is not None:
+            def matches(obj: dict[str, Any]) -> bool:
+                return self.handlers.matches(res, obj, label_sel, field_sel)
+        initial = None
+        initial_rev = 0
+        if rv in ("", "0") or req.flag("sendInitialEvents"):
+            items, initial_rev, _, _ = await self.handlers.list(res, namespace, label_selector=label_sel,
+                                                                field_selector=field_sel)
+            initial = items
+        encode = None
+        ctype = b"application/json"
+        if self.wants_table(req):
+            include = req.arg("includeObject") or "Metadata"
+            from apiserver.registry.tables import table as make_table
+
+            def encode(type_: str, kv: KeyValue) -> bytes:
+                t = make_table(res, [kv.obj], now=objects.now(), include_object=include,
+                               resource_version=str(kv.revision))
+                return watch.event_line(type_, orjson.dumps(t))
+        body = watch.stream(self.store, res, prefix_for(res, namespace), resource_version=rv, matches=matches,
+                            encode=encode, initial=initial, initial_revision=initial_rev, timeout=timeout,
+                            bookmarks=req.flag("allowWatchBookmarks"),
+                            bookmark_interval=self.config.bookmark_interval)
+        return Response(200, content_type=ctype, stream=body,
+                        headers=[(b"cache-control", b"no-cache, private")])
+
+    async def create(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        opts = self.options(req)
+        if r.name is not None:
+            return await self.create_subresource(req, res, r, opts)
+        if res.group == "" and res.plural == "bindings":
+            raise MethodNotAllowed()
+        obj = await self.body_object(req)
+        stored, code = await self.handlers.create(res, r.namespace, obj, opts)
+        return self.obj_response(req, res, stored, code, opts)
+
+    async def create_subresource(self, req: Request, res: ResourceInfo, r: Route, opts: Options) -> Response:
+        assert r.name is not None and r.namespace is not None or not res.namespaced
+        if res.plural == "pods" and r.subresource == "binding":
+            body = await self.body_object(req)
+            await self.handlers.bind(res, r.namespace or "", r.name, body, opts)
+            return json_response(_success(), 201)
+        if res.plural == "pods" and r.subresource == "eviction":
+            body = await self.body_object(req)
+            pdbs = self.registry.by_resource("policy", "v1", "poddisruptionbudgets")
+            assert pdbs is not None
+            await self.handlers.evict(res, pdbs, r.namespace or "", r.name, body, opts)
+            return json_response(_success(), 201)
+        if r.subresource in ("exec", "attach", "portforward", "proxy"):
+            return await self.node_proxy(req, res, r)
+        raise MethodNotAllowed()
+
+    async def update(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        assert r.name is not None
+        opts = self.options(req)
+        obj = await self.body_object(req)
+        if r.subresource == "scale":
+            scale = await self.handlers.update_scale(res, r.namespace, r.name, lambda _cur: obj, opts)
+            return json_response(scale, 200, _warning_headers(opts))
+        if r.subresource == "finalize" and res.plural == "namespaces":
+            stored, code = await self.handlers.finalize_namespace(r.name, obj, opts)
+            return self.obj_response(req, res, stored, code, opts)
+        if r.subresource not in ("", "status"):
+            raise MethodNotAllowed()
+        stored, code = await self.handlers.update(res, r.namespace, r.name, obj, opts, r.subresource)
+        return self.obj_response(req, res, stored, code, opts)
+
+    async def patch(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        assert r.name is not None
+        opts = self.options(req)
+        body = await req.body()
+        ct = req.content_type
+        if ct not in ("application/json-patch+json", "application/merge-patch+json",
+                      "application/strategic-merge-patch+json", "application/apply-patch+yaml"):
+            raise errors.UnsupportedMediaType(ct)
+        force = req.flag("force")
+        if r.subresource == "scale":
+            from apimachinery.patch import json_patch, merge_patch
+            doc = objects.decode_body(body, ct)
+
+            def change(scale: dict[str, Any]) -> dict[str, Any]:
+                if ct == "application/json-patch+json":
+                    return json_patch.apply(scale, doc)
+                return merge_patch.apply(scale, doc)
+            scale = await self.handlers.update_scale(res, r.namespace, r.name, change, opts)
+            return json_response(scale, 200, _warning_headers(opts))
+        if r.subresource not in ("", "status"):
+            raise MethodNotAllowed()
+        existed = True
+        if ct == "application/apply-patch+yaml":
+            existed = await self.store.get(key_for(res, r.namespace, r.name)) is not None
+        stored, code = await self.handlers.patch(res, r.namespace, r.name, body, ct, opts, r.subresource, force)
+        return self.obj_response(req, res, stored, 200 if existed else 201, opts)
+
+    async def delete_options(self, req: Request) -> dict[str, Any]:
+        body = await req.body()
+        opts: dict[str, Any] = {}
+        if body.strip():
+            opts = objects.decode_object(body, req.content_type or "application/json")
+        for q, key in (("gracePeriodSeconds", "gracePeriodSeconds"), ("propagationPolicy", "propagationPolicy"),
+                       ("orphanDependents", "orphanDependents")):
+            v = req.arg(q)
+            if v is not None and key not in opts:
+                opts[key] = int(v) if q == "gracePeriodSeconds" else (v == "true" if q == "orphanDependents" else v)
+        return opts
+
+    async def delete(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        assert r.name is not None
+        if r.subresource:
+            raise MethodNotAllowed()
+        opts = await self.delete_options(req)
+        dry = bool(req.args("dryRun")) or opts.get("dryRun") == ["All"]
+        stored, code, immediately = await self.handlers.delete(res, r.namespace, r.name, opts, dry)
+        if immediately and (res.group, res.plural) not in RETURNS_DELETED_OBJECT:
+            obj = stored.obj if isinstance(stored, KeyValue) else stored
+            return json_response(_success({"name": r.name, "group": res.group, "kind": res.plural,
+                                           "uid": obj["metadata"].get("uid")}), code)
+        return self.obj_response(req, res, stored, code)
+
+    async def delete_collection(self, req: Request, res: ResourceInfo, namespace: str | None) -> Response:
+        if "deletecollection" not in res.verbs:
+            raise MethodNotAllowed()
+        label_sel, field_sel = self.selectors(req, res)
+        opts = await self.delete_options(req)
+        dry = bool(req.args("dryRun"))
+        items, revision, _, _ = await self.handlers.list(res, namespace, label_selector=label_sel,
+                                                         field_selector=field_sel)
+        deleted = []
+        for kv in items:
+            m = kv.obj["metadata"]
+            try:
+                stored, _, _ = await self.handlers.delete(res, m.get("namespace"), m["name"], opts, dry)
+            except errors.NotFound:
+                continue
+            deleted.append(stored.raw if isinstance(stored, KeyValue) else orjson.dumps(stored))
+        body = b"".join((b'{"kind":"', res.list_kind.encode(), b'","apiVersion":"', res.api_version.encode(),
+                         b'","metadata":{"resourceVersion":"', str(revision).encode(), b'"},"items":[',
+                         b",".join(deleted), b"]}"))
+        return raw_response(body)
+
+    async def review(self, req: Request, res: ResourceInfo) -> Response:
+        obj = await self.body_object(req)
+        user = req.user
+        status: dict[str, Any]
+        if res.kind in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview"):
+            allowed = "system:masters" in user.get("groups", [])
+            status = {"allowed": allowed}
+            if not allowed:
+                status["denied"] = True
+        elif res.kind == "SelfSubjectRulesReview":
+            everything = "system:masters" in user.get("groups", [])
+            status = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] if everything else
+                      [], "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}] if everything else [],
+                      "incomplete": False}
+        elif res.kind == "SelfSubjectReview":
+            status = {"userInfo": {k: v for k, v in user.items() if k in ("username", "uid", "groups", "extra")}}
+        elif res.kind == "TokenReview":
+            token = (obj.get("spec") or {}).get("token", "")
+            u = self.config.tokens.get(token)
+            status = {"authenticated": u is not None}
+            if u is not None:
+                status["user"] = {k: v for k, v in u.items() if k in ("username", "uid", "groups")}
+        else:
+            raise MethodNotAllowed()
+        obj["apiVersion"] = res.api_version
+        obj["kind"] = res.kind
+        obj.setdefault("metadata", {})["creationTimestamp"] = None
+        obj["status"] = status
+        return json_response(obj, 201)
+
+    async def node_proxy(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        try:
+            from apiserver.proxy import proxy_to_kubelet
+        except ImportError:
+            raise MethodNotAllowed() from None
+        return await proxy_to_kubelet(self, req, res, r)
+
+    # ------------------------------------------------------------------ discovery
+
+    def discovery(self, req: Request, r: Route) -> Response:
+        from apiserver import discovery as d
+        path = req.path.rstrip("/")
+        accept = req.headers.get("accept", "")
+        gen = len(list(self.registry))
+        if path in ("/api", "/apis") and d.wants_aggregated(accept):
+            key = ("agg", path, gen)
+            if key not in self._disc_cache:
+                self._disc_cache[key] = (orjson.dumps(d.aggregated_discovery(self.registry, path == "/api")), "")
+            return Response(200, self._disc_cache[key][0], content_type=d.AGGREGATED_CONTENT_TYPE.encode(),
+                            headers=[(b"vary", b"Accept")])
+        if path == "/api":
+            return json_response(d.api_versions())
+        if path == "/apis":
+            return json_response(d.api_group_list(self.registry))
+        if not r.version:
+            if r.group not in self.registry.groups():
+                raise NotFound(message="the server could not find the requested resource")
+            return json_response(d.api_group(self.registry, r.group))
+        key = ("legacy", r.group, r.version, gen)
+        if key not in self._disc_cache:
+            self._disc_cache[key] = (orjson.dumps(d.api_resource_list(self.registry, r.group, r.version)), "")
+        return raw_response(self._disc_cache[key][0])
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        await self.bootstrap()
+        self._reaper = asyncio.create_task(self.reap_pods())
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        if self._reaper is not None:
+            self._reaper.cancel()
+
+    async def bootstrap(self) -> None:
+        """The namespaces every Kubernetes cluster starts with."""
+        ns = self.registry.by_resource("", "v1", "namespaces")
+        assert ns is not None
+        for name in ("default", "kube-system", "kube-public", "kube-node-lease"):
+            if await self.store.get(key_for(ns, None, name)) is None:
+                try:
+                    await self.handlers.create(ns, None, {"apiVersion": "v1", "kind": "Namespace",
+                                                          "metadata": {"name": name}}, Options())
+                except errors.AlreadyExists:
+                    pass
+
+    async def reap_pods(self) -> None:
+        """Pods whose grace period ran out and that no kubelet removed are deleted, as the
+        issue asks ("the object stays until the kubelet or the grace period removes it")."""
+        pods = self.registry.by_resource("", "v1", "pods")
+        assert pods is not None
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                result = await self.store.list(prefix_for(pods, None))
+                now = objects.now()
+                for kv in result.items:
+                    m = kv.obj["metadata"]
+                    ts = m.get("deletionTimestamp")
+                    if ts and not m.get("finalizers") and objects.parse_time(ts) <= now:
+                        try:
+                            await self.handlers.delete(pods, m["namespace"], m["name"], {"gracePeriodSeconds": 0})
+                        except StatusError:
+                            pass
+            except Exception:
+                log.exception("pod reaper")
+
+
+def _success(details: dict[str, Any] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details:
+        body["details"] = {k: v for k, v in details.items() if v not in (None, "")}
+    return body
+
+
+def _warning_headers(opts: Options | None) -> list[tuple[bytes, bytes]]:
+    if not opts or not opts.warnings:
+        return []
+    return [(b"warning", ('299 - "' + w.replace('"', '\\"') + '"').encode()) for w in opts.warnings]
+
+
+def _int_arg(req: Request, name: str) -> int:
+    v = req.arg(name)
+    if not v:
+        return 0
+    try:
+        return int(v)
+    except ValueError:
+        raise BadRequest(f"invalid {name}: {v}") from None
+
+
+def _misc_app(server: APIServer) -> FastAPI:
+    """Everything outside /api and /apis: version, health, metrics, OpenAPI."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    def status_json(err: StatusError) -> FastResponse:
+        return FastResponse(orjson.dumps(err.status()), err.code, media_type="application/json")
+
+    def authed(request: FastRequest) -> bool:
+        auth = request.headers.get("authorization", "")
+        return auth.startswith("Bearer ") and any(hmac.compare_digest(t, auth[7:].strip())
+                                                  for t in server.config.tokens)
+
+    @app.get("/version")
+    async def version() -> FastResponse:
+        from apiserver.discovery import version_info
+        return FastResponse(orjson.dumps(version_info()), media_type="application/json")
+
+    async def health(request: FastRequest, check_ready: bool) -> FastResponse:
+        ok = server.ready or not check_ready
+        verbose = "verbose" in request.query_params
+        if not ok:
+            return FastResponse(b"[-]informer-sync failed: not ready\nreadyz check failed", 500,
+                                media_type="text/plain")
+        if verbose:
+            return FastResponse(b"[+]ping ok\n[+]etcd ok\n[+]informer-sync ok\nhealthz check passed", 200,
+                                media_type="text/plain")
+        return FastResponse(b"ok", media_type="text/plain")
+
+    @app.get("/healthz")
+    async def healthz(request: FastRequest) -> FastResponse:
+        return await health(request, False)
+
+    @app.get("/livez")
+    async def livez(request: FastRequest) -> FastResponse:
+        return await health(request, False)
+
+    @app.get("/readyz")
+    async def readyz(request: FastRequest) -> FastResponse:
+        return await health(request, True)
+
+    @app.get("/metrics")
+    async def metrics(request: FastRequest) -> FastResponse:
+        if not authed(request):
+            return status_json(errors.Unauthorized())
+        return FastResponse(server.metrics.render().encode(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/openapi/v3")
+    async def openapi_index(request: FastRequest) -> FastResponse:
+        if not authed(request):
+            return status_json(errors.Unauthorized())
+        from apiserver.openapi import openapi_v3_index
+        return FastResponse(orjson.dumps(openapi_v3_index(server.registry)), media_type="application/json")
+
+    @app.get("/openapi/v3/{path:path}")
+    async def openapi_doc(path: str, request: FastRequest) -> FastResponse:
+        if not authed(request):
+            return status_json(errors.Unauthorized())
+        from apiserver.openapi import openapi_v3_document
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            group, version = "", parts[1]
+        elif parts[0] == "apis" and len(parts) == 3:
+            group, version = parts[1], parts[2]
+        else:
+            return status_json(NotFound(message="the server could not find the requested resource"))
+        if version not in server.registry.versions(group):
+            return status_json(NotFound(message="the server could not find the requested resource"))
+        doc, digest = openapi_v3_document(server.registry, group, version)
+        etag = f'"{digest}"'
+        if request.headers.get("if-none-match") == etag:
+            return FastResponse(status_code=304, headers={"ETag": etag})
+        return FastResponse(doc, media_type="application/json",
+                            headers={"ETag": etag, "Cache-Control": "public, immutable" if
+                                     request.query_params.get("hash") else "no-cache, private"})
+
+    @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    async def fallback(path: str, request: FastRequest) -> FastResponse:
+        if not authed(request):
+            return status_json(errors.Unauthorized())
+        return status_json(NotFound(message="the server could not find the requested resource"))
+
+    return app

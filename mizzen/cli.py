@@ -1,0 +1,125 @@
+"""`mizzen`: the command line.
+
+    mizzen up [--data-dir DIR] [--port N] [--nodes N --runtime simulated|real]
+    mizzen apiserver [--data-dir DIR] [--port N]
+    mizzen kubeconfig [--data-dir DIR]
+
+`up` prints the kubeconfig path, then a line `ready` once the cluster serves; Ctrl-C or
+SIGTERM shuts it down cleanly. Errors are printed as one line for a person, never as a
+traceback (set MIZZEN_DEBUG=1 to see them)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+log = logging.getLogger("mizzen")
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("MIZZEN_DATA_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mizzen"
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, default=None, help="state directory (default: $MIZZEN_DATA_DIR or "
+                   "~/.local/share/mizzen)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mizzen", description="A Kubernetes-compatible platform in Python.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run a whole cluster (API server, controllers, scheduler, kubelets)")
+    _common(up)
+    up.add_argument("--port", type=int, default=6443, help="API server port on 127.0.0.1 (0 picks a free one)")
+    up.add_argument("--nodes", type=int, default=1, help="number of nodes")
+    up.add_argument("--runtime", choices=("simulated", "real", "none"), default="real",
+                    help="node runtime: real processes, a simulated kubelet (no processes), or none")
+    up.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                    help="seconds without a node heartbeat before the node is NotReady")
+    up.add_argument("--default-toleration-seconds", type=int, default=300,
+                    help="tolerationSeconds added to pods for not-ready/unreachable taints")
+
+    api = sub.add_parser("apiserver", help="run the API server alone")
+    _common(api)
+    api.add_argument("--port", type=int, default=6443, help="port on 127.0.0.1 (0 picks a free one)")
+
+    kc = sub.add_parser("kubeconfig", help="print the kubeconfig path of a data directory")
+    _common(kc)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data_dir = (args.data_dir or default_data_dir()).resolve()
+    try:
+        if args.command == "kubeconfig":
+            path = data_dir / "kubeconfig"
+            if not path.exists():
+                print(f"mizzen: no cluster in {data_dir} (run `mizzen up` first)", file=sys.stderr)
+                return 1
+            print(path)
+            return 0
+        if args.command in ("up", "apiserver"):
+            return _run(_up(args, data_dir, components=args.command == "up"))
+    except KeyboardInterrupt:
+        return 130
+    except OSError as e:
+        if os.environ.get("MIZZEN_DEBUG"):
+            raise
+        print(f"mizzen: {e}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _run(coro) -> int:  # type: ignore[no-untyped-def]
+    try:
+        import uvloop
+        runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
+    except ImportError:
+        runner = asyncio.Runner()
+    with runner:
+        return runner.run(coro)
+
+
+async def _up(args: argparse.Namespace, data_dir: Path, components: bool) -> int:
+    from apiserver.server import Serving, run_apiserver
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks: list[asyncio.Task[None]] = []
+
+    async def on_ready(serving: Serving) -> None:
+        print(f"kubeconfig: {serving.kubeconfig}", flush=True)
+        print(f"server: {serving.url}", flush=True)
+        if components:
+            from mizzen.launcher import start_components
+            tasks.extend(await start_components(args, data_dir, serving.kubeconfig, stop))
+        print("ready", flush=True)
+
+    try:
+        await run_apiserver(data_dir, port=args.port, stop=stop, on_ready=on_ready)
+    finally:
+        stop.set()
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Run a real mizzen cluster from tests: `mizzen up` in a subprocess on port 0 in a fresh
+data directory, and the real `kubectl` pointed at it with a fresh HOME (kubectl caches
+discovery under $HOME/.kube/cache, which would hide newly served kinds).
+
+    with Cluster.start(tmp_path) as c:
+        c.kubectl("apply", "-f", "deploy.yaml")
+
+Stopping sends SIGTERM and waits; a cluster that does not stop in time is killed (by PID:
+only the process this harness started)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+KUBECTL = os.environ.get("KUBECTL", "kubectl")
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def __str__(self) -> str:
+        return f"exit {self.code}\nstdout:\n{self.out}\nstderr:\n{self.err}"
+
+
+class CommandFailed(AssertionError):
+    pass
+
+
+@dataclass
+class Cluster:
+    data_dir: Path
+    home: Path
+    proc: subprocess.Popen[str]
+    kubeconfig: Path
+    server: str
+    output: list[str] = field(default_factory=list)
+
+    @classmethod
+    @contextlib.contextmanager
+    def start(cls, tmp: Path, *args: str, command: str = "up", timeout: float = 60.0) -> Iterator[Cluster]:
+        c = cls.launch(tmp, *args, command=command, timeout=timeout)
+        try:
+            yield c
+        finally:
+            c.stop()
+
+    @classmethod
+    def launch(cls, tmp: Path, *args: str, command: str = "up", timeout: float = 60.0,
+               data_dir: Path | None = None) -> Cluster:
+        data_dir = data_dir or tmp / "data"
+        home = tmp / "home"
+        home.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "mizzen.cli", command, "--data-dir", str(data_dir), "--port", "0", *args]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "HOME": str(home)})
+        lines: list[str] = []
+        kubeconfig = server = ""
+        deadline = time.monotonic() + timeout
+        assert proc.stdout is not None
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                proc.wait(5)
+                raise RuntimeError(f"mizzen {command} exited ({proc.returncode}) before ready:\n" + "".join(lines))
+            lines.append(line)
+            if line.startswith("kubeconfig: "):
+                kubeconfig = line.split(": ", 1)[1].strip()
+            elif line.startswith("server: "):
+                server = line.split(": ", 1)[1].strip()
+            elif line.strip() == "ready":
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("mizzen did not become ready:\n" + "".join(lines))
+        c = cls(data_dir, home, proc, Path(kubeconfig), server, lines)
+        threading.Thread(target=c._drain, daemon=True).start()
+        return c
+
+    def _drain(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "HOME": str(self.home)}
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60.0,
+                env: dict[str, str] | None = None) -> Result:
+        p = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, timeout=timeout,
+                           env={**self.env, **(env or {})})
+        r = Result(p.returncode, p.stdout, p.stderr)
+        if check and p.returncode != 0:
+            raise CommandFailed(f"kubectl {' '.join(args)} failed: {r}")
+        return r
+
+    def kubectl_bg(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([KUBECTL, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env)
+
+    def wait_for(self, check, timeout: float = 30.0, interval: float = 0.1, what: str = "condition"):  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+    def stop(self, timeout: float = 20.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """kill -9: for crash tests."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
