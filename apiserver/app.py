@@ -249,14 +249,13 @@ class APIServer:
         return TABLE in req.headers.get("accept", "")
 
     def selectors(self, req: Request, res: ResourceInfo) -> tuple[Any, Any]:
-        from apimachinery.selectors import FieldSelector, LabelSelector, check_field_selector
+        from apimachinery.selectors import FieldSelector, LabelSelector
         ls = req.arg("labelSelector") or ""
         fs = req.arg("fieldSelector") or ""
         label_sel = LabelSelector.parse(ls) if ls.strip() else None
         field_sel = None
         if fs.strip():
-            field_sel = FieldSelector.parse(fs)
-            check_field_selector(res.kind, field_sel)
+            field_sel = FieldSelector.parse(fs).converted(res.kind, res.group)
         return label_sel, field_sel
 
     def obj_response(self, req: Request, res: ResourceInfo, stored: KeyValue | dict[str, Any], status: int,

@@ -115,7 +115,7 @@ class Handlers:
             return False
         if field_selector is not None:
             from apimachinery.selectors import object_fields
-            if not field_selector.matches(object_fields(res.kind, obj)):
+            if not field_selector.matches(object_fields(res.kind, obj, res.group)):
                 return False
         return True
 
