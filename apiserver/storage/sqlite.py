@@ -105,6 +105,7 @@ class SQLiteStore:
         compact_interval: float = 60.0,
         watch_queue: int = WATCH_QUEUE,
         max_batch: int = MAX_BATCH,
+        busy_timeout: float = 5.0,
     ) -> None:
         if history < 1:
             raise ValueError("history must be >= 1")
@@ -112,6 +113,7 @@ class SQLiteStore:
         self.history = history
         self.compact_interval = compact_interval
         self.max_batch = max_batch
+        self.busy_timeout = busy_timeout
         self._state = SortedState()
         self._cache = WatchCache(history, watch_queue, self._decode)
         self._pending: deque[Op] = deque()
@@ -166,9 +168,10 @@ class SQLiteStore:
             return
         self._started = True
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(self.path), isolation_level=None)
+        db = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=self.busy_timeout)
         try:
-            await self._open(db)
+            await self._lock(db)
+            await self._load(db)
         except BaseException:
             await db.close()
             raise
@@ -176,23 +179,28 @@ class SQLiteStore:
         self._next_tick = time.monotonic() + self.compact_interval
         self._writer = asyncio.create_task(self._run_writer(), name=f"sqlite-writer {self.path}")
 
-    async def _open(self, db: aiosqlite.Connection) -> None:
+    async def _lock(self, db: aiosqlite.Connection) -> None:
+        """WAL, durable commits, and SQLite's exclusive lock taken now, so that a second
+        server on this file fails here rather than serve a stale copy."""
         await db.execute("PRAGMA locking_mode = EXCLUSIVE")
-        mode = await (await db.execute("PRAGMA journal_mode = WAL")).fetchone()
-        if mode is None or str(mode[0]).lower() != "wal":
-            raise StorageError(f"{self.path}: cannot use WAL journal mode (got {mode})")
-        await db.execute("PRAGMA synchronous = FULL")
-        await db.execute("PRAGMA busy_timeout = 5000")
-        await db.execute("PRAGMA journal_size_limit = 67108864")
-        await db.execute("PRAGMA cache_size = -16384")
         try:
-            # Takes the exclusive lock now, so a second server on this file fails here.
+            mode = await (await db.execute("PRAGMA journal_mode = WAL")).fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StorageError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+            await db.execute("PRAGMA synchronous = FULL")
+            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            await db.execute("PRAGMA journal_size_limit = 67108864")
+            await db.execute("PRAGMA cache_size = -16384")
             await db.execute("BEGIN IMMEDIATE")
-            await db.executescript(SCHEMA)
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    await db.execute(statement)
+            await db.execute(SET_META, ("format", 1))  # a write: the exclusive lock is held from here on
+            await db.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             raise StorageError(f"{self.path}: cannot lock the database ({exc}); is another server using it?") from exc
-        if db.in_transaction:
-            await db.execute("COMMIT")
+
+    async def _load(self, db: aiosqlite.Connection) -> None:
 
         meta = dict(await db.execute_fetchall("SELECT name, value FROM meta"))
         compacted = int(meta.get("compacted", 0))
