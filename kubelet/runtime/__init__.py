@@ -1,0 +1,27 @@
+"""The kubelet's container runtime: shims, namespaces, cgroups, overlayfs roots.
+
+See ``runtime.py`` for the interface the pod workers use.  Nothing here talks to the API
+server, and nothing here may block an event loop (coroutines run blocking work in threads).
+"""
+
+from kubelet.runtime.runtime import (
+    ContainerHandle,
+    ContainerNotFound,
+    ContainerSpec,
+    ContainerStatus,
+    ExecProcess,
+    ExecResult,
+    ImageNotPresent,
+    Mount,
+    Runtime,
+    RuntimeError_,
+    SecurityContext,
+    StartFailed,
+    merge_image_config,
+)
+
+__all__ = [
+    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "ExecProcess",
+    "ExecResult", "ImageNotPresent", "Mount", "Runtime", "RuntimeError_", "SecurityContext",
+    "StartFailed", "merge_image_config",
+]

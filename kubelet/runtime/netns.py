@@ -1,0 +1,114 @@
+"""Persistent, named network namespaces for pods (``/run/netns/mizzen-<unique>-<pod>``).
+
+Why: all containers of a pod share one network namespace, which must exist before the first
+container starts and after the last one exits (a pod keeps its IP across restarts), without a
+pause process.  As ``ip netns add`` does, the namespace is kept alive by bind-mounting its nsfs
+file; loopback is brought up so that probes and in-pod traffic work.
+
+How: network namespaces are per *thread*, so a dedicated short-lived thread unshares a new
+one, bind-mounts ``/proc/thread-self/ns/net`` and ends; the calling thread never changes its
+namespace.
+
+What it must never do: change the machine's own network namespace or touch a namespace whose
+name does not start with ``mizzen``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import struct
+import threading
+
+from kubelet.runtime import linux
+
+NETNS_DIR = "/run/netns"
+SIOCGIFFLAGS = 0x8913
+SIOCSIFFLAGS = 0x8914
+IFF_UP = 0x1
+
+
+def netns_path(name: str) -> str:
+    if not name.startswith("mizzen") or "/" in name:
+        raise ValueError(f"network namespace names must start with 'mizzen' and hold no '/': {name!r}")
+    return os.path.join(NETNS_DIR, name)
+
+
+def _in_fresh_thread(fn: object) -> None:
+    box: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()  # type: ignore[operator]
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            box.append(exc)
+
+    t = threading.Thread(target=run, name="mizzen-netns")
+    t.start()
+    t.join()
+    if box:
+        raise box[0]
+
+
+def _loopback_up() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        ifr = struct.pack("16sH14s", b"lo", 0, b"\0" * 14)
+        flags = struct.unpack("16sH14s", fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, ifr))[1]
+        fcntl.ioctl(s.fileno(), SIOCSIFFLAGS, struct.pack("16sH14s", b"lo", flags | IFF_UP, b"\0" * 14))
+
+
+def create_pod_netns(name: str) -> str:
+    """Create (or reuse) the named namespace; return its path.  Blocking."""
+    path = netns_path(name)
+    if os.path.exists(path) and _is_nsfs_mount(path):
+        return path
+    os.makedirs(NETNS_DIR, exist_ok=True)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444) if not os.path.exists(path) else -1
+    if fd >= 0:
+        os.close(fd)
+
+    def work() -> None:
+        linux.unshare(linux.CLONE_NEWNET)
+        # the thread exits right after, so it never needs to go back to the host namespace
+        linux.mount(f"/proc/self/task/{threading.get_native_id()}/ns/net", path, None, linux.MS_BIND)
+        _loopback_up()
+
+    try:
+        _in_fresh_thread(work)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return path
+
+
+def delete_pod_netns(name_or_path: str) -> None:
+    """Unmount and remove the namespace file; a missing namespace is not an error."""
+    path = name_or_path if name_or_path.startswith("/") else netns_path(name_or_path)
+    if not os.path.basename(path).startswith("mizzen"):
+        raise ValueError(f"refusing to delete a network namespace not created by mizzen: {path}")
+    while _is_nsfs_mount(path):
+        try:
+            linux.umount2(path, linux.MNT_DETACH)
+        except OSError:
+            break
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def list_netns(prefix: str) -> list[str]:
+    try:
+        return sorted(os.path.join(NETNS_DIR, n) for n in os.listdir(NETNS_DIR) if n.startswith(prefix))
+    except FileNotFoundError:
+        return []
+
+
+def _is_nsfs_mount(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            if parts[4] == path:
+                return True
+    return False

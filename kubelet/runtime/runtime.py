@@ -1,0 +1,658 @@
+"""The container runtime the kubelet's pod workers drive (the layer below them, API-free).
+
+Interface (all coroutine methods run their blocking work in threads)::
+
+    rt = Runtime(data_dir, images=ImageStore(...), name="mizzen-<unique>")
+    await rt.start()                      # fork server + cgroup subtree; adopts what is on disk
+    h = await rt.start_container(ContainerSpec(...))   # -> ContainerHandle(id, pid, log_path)
+    await rt.list_containers()            # -> [ContainerStatus] from the state dirs
+    await rt.container_status(id)         # -> ContainerStatus | None
+    await rt.wait_container(id, timeout)  # -> ContainerStatus once exited (or on timeout)
+    await rt.stop_container(id, grace_seconds)  # SIGTERM PID 1, then kill the whole cgroup
+    await rt.remove_container(id)         # cgroup, upper dir, state dir, log file
+    await rt.exec_in_container(id, argv, stdin=b"", timeout=1)  # -> ExecResult (probes)
+    await rt.exec_process(id, argv, stdin_fd, stdout_fd, stderr_fd, tty)  # kubectl exec
+    await rt.container_stats(id)          # -> CgroupStats (cpu ns, memory, working set, pids)
+    await rt.create_pod_netns(pod_uid) / delete_pod_netns(pod_uid)
+    await rt.ensure_pod_cgroup(pod_uid, qos, containers) / remove_pod_cgroup(pod_uid, qos)
+    await rt.cleanup_all()                # kill and remove every container, cgroup and netns
+    await rt.close()                      # stops the fork server; containers keep running
+
+Containers survive the kubelet: each one has a shim (``shim.py``) that owns it and writes its
+state into ``<data_dir>/containers/<id>/state.json``; a new ``Runtime`` with the same
+``data_dir`` and ``name`` sees the same containers (the ``name`` is stored in the data dir).
+
+Decisions belong to the caller: the spec arrives with command, args, env and workingDir
+already merged with the image's config (see ``merge_image_config`` for the Kubernetes rules)
+and the pod worker decides restarts, back-off and status.
+
+What it must never do: block the event loop, kill a process or remove a cgroup, mount or
+netns that is not its own (everything carries the runtime's ``mizzen-<unique>`` name), or fork
+the (threaded) kubelet process itself — only the fork server forks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from kubelet.images import ImageStore
+from kubelet.images.store import Image, remove_tree
+from kubelet.runtime import linux, netns, shim
+from kubelet.runtime.cgroups import BURSTABLE, CgroupManager, CgroupStats, container_limits, pod_limits
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class RuntimeError_(Exception):
+    """Base of the runtime's errors."""
+
+
+class ImageNotPresent(RuntimeError_):
+    """The image is not in the local store (the pod worker turns it into ErrImageNeverPull)."""
+
+
+class ContainerNotFound(RuntimeError_):
+    pass
+
+
+class StartFailed(RuntimeError_):
+    """The container process could not be started (reason StartError, exit code 128)."""
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class Mount:
+    host_path: str
+    container_path: str
+    readonly: bool = False
+
+
+@dataclass
+class SecurityContext:
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    supplemental_groups: list[int] = field(default_factory=list)
+    privileged: bool = False
+    read_only_root_filesystem: bool = False
+    allow_privilege_escalation: bool | None = None
+    capabilities_add: list[str] = field(default_factory=list)
+    capabilities_drop: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContainerSpec:
+    """One container to start.  ``command`` is the final argv (entrypoint+cmd merged), ``env``
+    the final ``NAME=value`` list, ``resources`` Kubernetes' ``{"requests":…, "limits":…}``."""
+
+    pod_uid: str
+    pod_name: str
+    namespace: str
+    name: str
+    image: str
+    command: list[str]
+    attempt: int = 0
+    env: list[str] = field(default_factory=list)
+    working_dir: str = ""
+    mounts: list[Mount] = field(default_factory=list)
+    resources: dict[str, Any] = field(default_factory=dict)
+    pids_limit: int | None = None
+    security: SecurityContext = field(default_factory=SecurityContext)
+    hostname: str = ""
+    netns_path: str | None = None          # None: the host's network namespace
+    cgroup_parent: str | None = None       # relative pod cgroup; default burstable/pod<uid>
+    log_path: str | None = None            # default <data_dir>/logs/<ns>_<pod>_<uid>/<name>/<attempt>.log
+    oom_score_adj: int | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ContainerHandle:
+    id: str
+    pid: int
+    log_path: str
+
+
+@dataclass
+class ContainerStatus:
+    id: str
+    pod_uid: str
+    pod_name: str
+    namespace: str
+    name: str
+    attempt: int
+    image: str
+    image_id: str
+    state: str                   # created | running | exited
+    pid: int = 0
+    exit_code: int | None = None
+    reason: str = ""
+    message: str = ""
+    created_at: str = ""
+    started_at: str = ""
+    finished_at: str = ""
+    log_path: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ExecResult:
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool = False
+
+
+def merge_image_config(image: Image, command: list[str] | None, args: list[str] | None
+                       ) -> list[str]:
+    """Kubernetes' rule for the final argv (pure).
+
+    command and args both unset -> image Entrypoint + Cmd; command set -> command + args
+    (image Cmd ignored); only args set -> image Entrypoint + args.
+    Example: busybox (Cmd ["sh"]) with args ["-c", "true"] -> ["-c", "true"] (no entrypoint).
+    """
+    entry = list(image.config.entrypoint or [])
+    if command:
+        return list(command) + list(args or [])
+    if args:
+        return entry + list(args)
+    return entry + list(image.config.cmd or [])
+
+
+# --------------------------------------------------------------------------- fork server client
+
+
+class ForkServerClient:
+    """Starts the fork server (a fresh interpreter: single-threaded by construction) and sends
+    it requests; thread-safe."""
+
+    def __init__(self, log_path: str) -> None:
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        with open(log_path, "ab") as logf:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from kubelet.runtime.forkserver import main; main()",
+                 str(child.fileno())],
+                pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=logf,
+                stderr=logf, start_new_session=True, cwd="/")
+        child.close()
+        self.ctrl = parent
+        self.lock = threading.Lock()
+
+    def request(self, req: dict[str, Any], fds: list[int] = ()) -> socket.socket:  # type: ignore[assignment]
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with self.lock:
+                socket.send_fds(self.ctrl, [b"r"], [theirs.fileno(), *fds])
+        finally:
+            theirs.close()
+        shim.send_msg(ours, req)
+        return ours
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.ctrl.close()
+        # the fork server now waits for its shims; it is not ours to wait for
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+class Runtime:
+    def __init__(self, data_dir: str, images: ImageStore | None = None, name: str | None = None) -> None:
+        self.data_dir = os.path.abspath(data_dir)
+        os.makedirs(self.data_dir, exist_ok=True)
+        name_file = os.path.join(self.data_dir, "runtime-name")
+        if name is None:
+            try:
+                with open(name_file) as f:
+                    name = f.read().strip()
+            except FileNotFoundError:
+                name = f"mizzen-{secrets.token_hex(4)}"
+        if not name.startswith("mizzen"):
+            raise ValueError(f"runtime names start with 'mizzen': {name!r}")
+        with open(name_file, "w") as f:
+            f.write(name)
+        self.name = name
+        self.containers_dir = os.path.join(self.data_dir, "containers")
+        self.logs_dir = os.path.join(self.data_dir, "logs")
+        os.makedirs(self.containers_dir, exist_ok=True)
+        self.images = images or ImageStore(os.path.join(self.data_dir, "images"))
+        self.cgroups = CgroupManager(name)
+        self._forkserver: ForkServerClient | None = None
+
+    # ---- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.start_sync)
+
+    def start_sync(self) -> None:
+        """Start the fork server; call before the process creates threads if you can (the
+        fork server is a fresh interpreter either way)."""
+        if self._forkserver is None:
+            self._forkserver = ForkServerClient(os.path.join(self.data_dir, "forkserver.log"))
+        self.cgroups.ensure("")
+
+    async def close(self) -> None:
+        if self._forkserver is not None:
+            self._forkserver.close()
+            self._forkserver = None
+
+    # ---- containers ---------------------------------------------------------------------
+
+    def _cdir(self, cid: str) -> str:
+        if not cid or "/" in cid or cid.startswith("."):
+            raise ContainerNotFound(cid)
+        return os.path.join(self.containers_dir, cid)
+
+    async def start_container(self, spec: ContainerSpec) -> ContainerHandle:
+        return await asyncio.to_thread(self.start_container_sync, spec)
+
+    def start_container_sync(self, spec: ContainerSpec) -> ContainerHandle:
+        if self._forkserver is None:
+            self.start_sync()
+        assert self._forkserver is not None
+        image = self.images.resolve(spec.image)
+        if image is None:
+            raise ImageNotPresent(f'Container image "{spec.image}" is not present with pull policy of Never')
+        cid = secrets.token_hex(32)
+        cdir = self._cdir(cid)
+        os.mkdir(cdir, 0o700)
+        for sub in ("upper", "work", "rootfs"):
+            os.mkdir(os.path.join(cdir, sub), 0o755)
+        parent = spec.cgroup_parent or CgroupManager.pod_name(spec.pod_uid, BURSTABLE)
+        rel = f"{parent.strip('/')}/{cid}"
+        paths = self.cgroups.ensure(rel, container_limits(spec.resources, spec.pids_limit))
+        if self.cgroups.version == 2:
+            mem_events = os.path.join(paths.dirs[""], "memory.events")
+        else:
+            mem_events = os.path.join(paths.dirs["memory"], "memory.oom_control") if "memory" in paths.dirs else ""
+        log_path = spec.log_path or os.path.join(
+            self.logs_dir, f"{spec.namespace}_{spec.pod_name}_{spec.pod_uid}", spec.name, f"{spec.attempt}.log")
+        sec = spec.security
+        caps = linux.effective_capabilities(linux.DEFAULT_CAPABILITIES, sec.capabilities_add,
+                                            sec.capabilities_drop, sec.privileged)
+        no_new_privs = not sec.privileged and sec.allow_privilege_escalation is not True
+        cfg = {
+            "id": cid,
+            "spec": asdict(spec),
+            "image_id": image.id,
+            "rootfs": os.path.join(cdir, "rootfs"),
+            "upperdir": os.path.join(cdir, "upper"),
+            "workdir": os.path.join(cdir, "work"),
+            "lowerdirs": image.lowerdirs,
+            "argv": spec.command,
+            "env": spec.env,
+            "working_dir": spec.working_dir or "/",
+            "mounts": [asdict(m) for m in spec.mounts],
+            "hostname": spec.hostname or spec.pod_name,
+            "netns": spec.netns_path,
+            "cgroup": rel,
+            "cgroup_procs": self.cgroups.procs_files(rel),
+            "memory_events": mem_events,
+            "log_path": log_path,
+            "privileged": sec.privileged,
+            "read_only_root": sec.read_only_root_filesystem,
+            "capabilities": sorted(caps),
+            "no_new_privs": no_new_privs,
+            "uid": sec.run_as_user,
+            "gid": sec.run_as_group,
+            "supplemental_groups": sec.supplemental_groups,
+            "oom_score_adj": spec.oom_score_adj,
+        }
+        shim.write_json(os.path.join(cdir, "config.json"), cfg)
+        shim.write_json(os.path.join(cdir, "state.json"), {"status": "created", "created_at": shim.rfc3339_nano()})
+        conn = self._forkserver.request({"op": "start", "dir": cdir})
+        try:
+            conn.settimeout(60)
+            reply = shim.recv_msg(conn)
+        finally:
+            conn.close()
+        if reply is None:
+            raise StartFailed(f"container {cid}: the shim exited without an answer (see {cdir}/shim.log)")
+        if "error" in reply:
+            raise StartFailed(reply["error"])
+        return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
+
+    def _status_sync(self, cid: str) -> ContainerStatus | None:
+        cdir = self._cdir(cid)
+        try:
+            cfg = shim.read_json(os.path.join(cdir, "config.json"))
+            st = shim.read_json(os.path.join(cdir, "state.json"))
+        except (FileNotFoundError, ValueError):
+            return None
+        spec = cfg["spec"]
+        state = st.get("status", "created")
+        if state == "running" and not self._alive(st.get("shim_pid"), st.get("shim_start")):
+            # the shim vanished without writing an exit (killed, or the machine rebooted)
+            if self._alive(st.get("pid"), st.get("pid_start")):
+                pass  # still running; nobody will record its exit code
+            else:
+                state = "exited"
+                st.setdefault("exit_code", 137)
+                st.setdefault("reason", "ContainerStatusUnknown")
+                st.setdefault("message", "The container could not be located when the pod was terminated")
+        return ContainerStatus(
+            id=cid, pod_uid=spec["pod_uid"], pod_name=spec["pod_name"], namespace=spec["namespace"],
+            name=spec["name"], attempt=spec["attempt"], image=spec["image"], image_id=cfg["image_id"],
+            state=state, pid=st.get("pid") or 0 if state == "running" else 0,
+            exit_code=st.get("exit_code") if state == "exited" else None,
+            reason=st.get("reason", "") if state == "exited" else "",
+            message=st.get("message", "") if state == "exited" else "",
+            created_at=st.get("created_at", ""), started_at=st.get("started_at", ""),
+            finished_at=st.get("finished_at", ""), log_path=cfg["log_path"],
+            labels=dict(spec.get("labels") or {}),
+        )
+
+    @staticmethod
+    def _alive(pid: int | None, start: int | None) -> bool:
+        if not pid:
+            return False
+        st = shim.proc_start_time(pid)
+        if st is None or st != start:
+            return False
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    def list_containers_sync(self) -> list[ContainerStatus]:
+        out = []
+        for cid in sorted(os.listdir(self.containers_dir)):
+            st = self._status_sync(cid)
+            if st is not None:
+                out.append(st)
+        return out
+
+    async def list_containers(self) -> list[ContainerStatus]:
+        return await asyncio.to_thread(self.list_containers_sync)
+
+    async def container_status(self, cid: str) -> ContainerStatus | None:
+        return await asyncio.to_thread(self._status_sync, cid)
+
+    def wait_container_sync(self, cid: str, timeout: float | None = None) -> ContainerStatus:
+        """Block until the container's shim has recorded its exit (or ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        st = shim.read_json(os.path.join(self._cdir(cid), "state.json"))
+        shim_pid = st.get("shim_pid")
+        if st.get("status") == "running" and shim_pid and self._alive(shim_pid, st.get("shim_start")):
+            try:
+                pidfd = os.pidfd_open(shim_pid)
+            except OSError:
+                pidfd = -1
+            if pidfd >= 0:
+                try:
+                    sel = selectors.DefaultSelector()
+                    sel.register(pidfd, selectors.EVENT_READ)
+                    sel.select(None if deadline is None else max(0.0, deadline - time.monotonic()))
+                    sel.close()
+                finally:
+                    os.close(pidfd)
+        while True:
+            status = self._status_sync(cid)
+            if status is None:
+                raise ContainerNotFound(cid)
+            if status.state == "exited" or (deadline is not None and time.monotonic() >= deadline):
+                return status
+            time.sleep(0.01)
+
+    async def wait_container(self, cid: str, timeout: float | None = None) -> ContainerStatus:  # noqa: ASYNC109
+        return await asyncio.to_thread(self.wait_container_sync, cid, timeout)
+
+    def stop_container_sync(self, cid: str, grace_seconds: float = 30) -> ContainerStatus | None:
+        """SIGTERM to the container's PID 1 (delivered only if it handles SIGTERM), then after
+        ``grace_seconds`` SIGKILL to every process of its cgroup."""
+        status = self._status_sync(cid)
+        if status is None:
+            raise ContainerNotFound(cid)
+        if status.state != "running":
+            return status
+        cfg = shim.read_json(os.path.join(self._cdir(cid), "config.json"))
+        if grace_seconds > 0 and status.pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(status.pid, signal.SIGTERM)
+            status = self.wait_container_sync(cid, grace_seconds)
+        if status.state == "running":
+            self.cgroups.kill(cfg["cgroup"])
+            if status.pid:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(status.pid, signal.SIGKILL)
+            status = self.wait_container_sync(cid, 10)
+        return status
+
+    async def stop_container(self, cid: str, grace_seconds: float = 30) -> ContainerStatus | None:
+        return await asyncio.to_thread(self.stop_container_sync, cid, grace_seconds)
+
+    def remove_container_sync(self, cid: str) -> None:
+        cdir = self._cdir(cid)
+        status = self._status_sync(cid)
+        if status is not None and status.state == "running":
+            raise RuntimeError_(f"container {cid} is running: stop it before removing it")
+        try:
+            cfg = shim.read_json(os.path.join(cdir, "config.json"))
+        except FileNotFoundError:
+            cfg = None
+        if cfg is not None:
+            self.cgroups.kill(cfg["cgroup"])
+            self.cgroups.remove(cfg["cgroup"])
+            for mp in linux.mounts_under(cfg["rootfs"]):
+                with contextlib.suppress(OSError):
+                    linux.umount2(mp, linux.MNT_DETACH)
+            log_path = cfg["log_path"]
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(log_path)
+            d = os.path.dirname(log_path)
+            while d.startswith(self.logs_dir + "/"):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+                d = os.path.dirname(d)
+        if os.path.isdir(cdir):
+            remove_tree(cdir)
+
+    async def remove_container(self, cid: str) -> None:
+        await asyncio.to_thread(self.remove_container_sync, cid)
+
+    async def container_stats(self, cid: str) -> CgroupStats:
+        def work() -> CgroupStats:
+            cfg = shim.read_json(os.path.join(self._cdir(cid), "config.json"))
+            return self.cgroups.stats(cfg["cgroup"])
+
+        return await asyncio.to_thread(work)
+
+    def container_cgroup(self, cid: str) -> str:
+        """The container's relative cgroup name (for ``self.cgroups``)."""
+        return shim.read_json(os.path.join(self._cdir(cid), "config.json"))["cgroup"]
+
+    # ---- exec ---------------------------------------------------------------------------
+
+    def exec_process_sync(self, cid: str, argv: list[str], stdin_fd: int, stdout_fd: int, stderr_fd: int,
+                          tty: bool = False, env: dict[str, str] | None = None) -> ExecProcess:
+        if self._forkserver is None:
+            self.start_sync()
+        assert self._forkserver is not None
+        conn = self._forkserver.request({"op": "exec", "dir": self._cdir(cid), "argv": list(argv),
+                                         "tty": tty, "env": env or {}},
+                                        [stdin_fd, stdout_fd, stderr_fd])
+        conn.settimeout(30)
+        reply = shim.recv_msg(conn)
+        if reply is None or "error" in reply:
+            conn.close()
+            raise StartFailed((reply or {}).get("error") or "exec helper exited without an answer")
+        conn.settimeout(None)
+        return ExecProcess(int(reply["pid"]), conn)
+
+    async def exec_process(self, cid: str, argv: list[str], stdin_fd: int, stdout_fd: int, stderr_fd: int,
+                           tty: bool = False) -> ExecProcess:
+        """Start ``argv`` in the container with the caller's fds (``kubectl exec``)."""
+        return await asyncio.to_thread(self.exec_process_sync, cid, argv, stdin_fd, stdout_fd, stderr_fd, tty)
+
+    def exec_sync(self, cid: str, argv: list[str], stdin: bytes | None = None,
+                  timeout: float | None = None) -> ExecResult:
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            proc = self.exec_process_sync(cid, argv, in_r, out_w, err_w)
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+            os.close(err_w)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        out, err = bytearray(), bytearray()
+        timed_out = False
+        try:
+            if stdin:
+                with contextlib.suppress(BrokenPipeError):
+                    os.write(in_w, stdin)
+            os.close(in_w)
+            in_w = -1
+            sel = selectors.DefaultSelector()
+            sel.register(out_r, selectors.EVENT_READ, out)
+            sel.register(err_r, selectors.EVENT_READ, err)
+            open_fds = 2
+            while open_fds:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    timed_out = True
+                    proc.kill()
+                    break
+                for key, _ in sel.select(left):
+                    data = os.read(key.fd, 65536)
+                    if data:
+                        key.data.extend(data)
+                    else:
+                        sel.unregister(key.fd)
+                        open_fds -= 1
+            sel.close()
+            code = proc.wait(5 if timed_out else None)
+        finally:
+            for fd in (in_w, out_r, err_r):
+                if fd >= 0:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+        return ExecResult(exit_code=code, stdout=bytes(out), stderr=bytes(err), timed_out=timed_out)
+
+    async def exec_in_container(self, cid: str, argv: list[str], stdin: bytes | None = None,
+                                timeout: float | None = None) -> ExecResult:  # noqa: ASYNC109
+        """Run ``argv`` in the container and collect its output (exec probes, ``kubectl exec``
+        without a terminal).  On timeout the process is killed and ``timed_out`` set."""
+        return await asyncio.to_thread(self.exec_sync, cid, argv, stdin, timeout)
+
+    # ---- pod-level resources --------------------------------------------------------------
+
+    def pod_netns_name(self, pod_uid: str) -> str:
+        return f"{self.name}-{pod_uid}"
+
+    async def create_pod_netns(self, pod_uid: str) -> str:
+        return await asyncio.to_thread(netns.create_pod_netns, self.pod_netns_name(pod_uid))
+
+    async def delete_pod_netns(self, pod_uid: str) -> None:
+        await asyncio.to_thread(netns.delete_pod_netns, self.pod_netns_name(pod_uid))
+
+    async def ensure_pod_cgroup(self, pod_uid: str, qos: str, containers: list[dict[str, Any]],
+                                pids_limit: int | None = None) -> str:
+        rel = CgroupManager.pod_name(pod_uid, qos)
+        await asyncio.to_thread(self.cgroups.ensure, rel, pod_limits(containers, pids_limit))
+        return rel
+
+    async def remove_pod_cgroup(self, pod_uid: str, qos: str) -> None:
+        rel = CgroupManager.pod_name(pod_uid, qos)
+
+        def work() -> None:
+            self.cgroups.kill(rel)
+            self.cgroups.remove(rel)
+
+        await asyncio.to_thread(work)
+
+    # ---- cleanup ------------------------------------------------------------------------
+
+    def cleanup_all_sync(self) -> None:
+        """Kill and remove everything this runtime instance made: containers (processes,
+        cgroups, state, logs), the cgroup subtree and the pod network namespaces."""
+        errors: list[str] = []
+        for cid in sorted(os.listdir(self.containers_dir)):
+            try:
+                cfg = shim.read_json(os.path.join(self._cdir(cid), "config.json"))
+                self.cgroups.kill(cfg["cgroup"])
+            except (OSError, ValueError) as exc:
+                errors.append(f"{cid}: {exc}")
+        for cid in sorted(os.listdir(self.containers_dir)):
+            try:
+                status = self._status_sync(cid)
+                if status is not None and status.state == "running":
+                    self.wait_container_sync(cid, 10)
+                self.remove_container_sync(cid)
+            except (OSError, RuntimeError_) as exc:
+                errors.append(f"{cid}: {exc}")
+        try:
+            self.cgroups.cleanup()
+        except OSError as exc:
+            errors.append(str(exc))
+        for path in netns.list_netns(self.name + "-"):
+            try:
+                netns.delete_pod_netns(path)
+            except OSError as exc:
+                errors.append(f"{path}: {exc}")
+        with contextlib.suppress(FileNotFoundError, OSError):
+            remove_tree(self.logs_dir)
+        if errors:
+            raise RuntimeError_("cleanup incomplete: " + "; ".join(errors))
+
+    async def cleanup_all(self) -> None:
+        await asyncio.to_thread(self.cleanup_all_sync)
+
+
+class ExecProcess:
+    """A process started by ``exec_process``: its host pid, ``wait()`` and ``kill()``."""
+
+    def __init__(self, pid: int, conn: socket.socket) -> None:
+        self.pid = pid
+        self._conn = conn
+        self._start = shim.proc_start_time(pid)
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is not None:
+            return self.returncode
+        self._conn.settimeout(timeout)
+        try:
+            reply = shim.recv_msg(self._conn)
+        except TimeoutError:
+            raise
+        except OSError:
+            reply = None
+        self._conn.close()
+        self.returncode = int(reply["exit_code"]) if reply and "exit_code" in reply else 137
+        return self.returncode
+
+    def kill(self) -> None:
+        if shim.proc_start_time(self.pid) == self._start:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
+
+__all__ = [
+    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "ExecProcess", "ExecResult",
+    "ImageNotPresent", "Mount", "Runtime", "RuntimeError_", "SecurityContext", "StartFailed",
+    "merge_image_config",
+]

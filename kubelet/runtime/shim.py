@@ -1,0 +1,621 @@
+"""The per-container shim and the container's own set-up code, run in forked processes.
+
+Why: a container must outlive the kubelet that started it, and its exit code and output must
+never be lost.  So each container gets a small *shim* process (the conmon pattern), forked by
+the fork server (``forkserver.py``), in its own session and outside the pod's cgroups.  The
+shim forks the container process, keeps its stdout/stderr pipes, copies them into the
+CRI-format log file, waits for it, and writes the exit status into ``state.json`` of the
+container's directory.  Killing the pod's cgroup therefore never kills the shim, and a
+restarted kubelet reads everything it needs from the state directory.
+
+The container process, before ``execve``: joins its cgroups (before unsharing the cgroup
+namespace, so that its namespace root is its own cgroup), joins the pod's network namespace,
+unshares mount, UTS, IPC and cgroup namespaces (the shim unshared the PID namespace, so the
+container is PID 1), mounts an overlayfs root (image layers below, a per-container upper
+dir), ``/proc``, ``/dev``, read-only ``/sys``, the pod's ``/etc/hosts``/``hostname``/
+``resolv.conf`` and volumes, pivots into it, drops capabilities, sets ``no_new_privs`` and the
+user, then execs.  Any failure before ``execve`` is written to a close-on-exec pipe, so the
+shim can tell "could not start" (exit 128, reason StartError) from "ran and failed".
+
+This module also holds the *exec helper* used for probes and ``kubectl exec``: it joins a
+running container's cgroups and namespaces and runs one more process there.
+
+What it must never do: return into the caller's code after a fork (every forked path ends in
+``os._exit`` or ``execve``), hold a lock or start a thread (it runs in forked children of a
+single-threaded process), or leave the container's mounts visible outside its own mount
+namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import select
+import signal
+import socket
+import stat
+import struct
+import sys
+import time
+import traceback
+from typing import Any
+
+from kubelet.runtime import linux
+
+MAX_LOG_LINE = 16 * 1024   # containerd's default max-container-log-line-size
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Paths Kubernetes/containerd hide or make read-only in unprivileged containers.
+MASKED_PATHS = ("/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware")
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
+DEVICES = (("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+           ("tty", 5, 0))
+NS_ORDER = ("cgroup", "ipc", "uts", "net", "pid", "mnt")
+NS_FLAGS = {"cgroup": linux.CLONE_NEWCGROUP, "ipc": linux.CLONE_NEWIPC, "uts": linux.CLONE_NEWUTS,
+            "net": linux.CLONE_NEWNET, "pid": linux.CLONE_NEWPID, "mnt": linux.CLONE_NEWNS}
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def rfc3339_nano(ns: int | None = None) -> str:
+    ns = time.time_ns() if ns is None else ns
+    sec, frac = divmod(ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec)) + f".{frac:09d}Z"
+
+
+def write_json(path: str, data: Any) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def read_json(path: str) -> Any:
+    with open(path) as f:
+        return json.load(f)
+
+
+def send_msg(sock: socket.socket, obj: Any) -> None:
+    raw = json.dumps(obj).encode()
+    sock.sendall(struct.pack("!I", len(raw)) + raw)
+
+
+def recv_msg(sock: socket.socket) -> Any:
+    head = _recv_exact(sock, 4)
+    if head is None:
+        return None
+    (n,) = struct.unpack("!I", head)
+    body = _recv_exact(sock, n)
+    return None if body is None else json.loads(body)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def proc_start_time(pid: int) -> int | None:
+    """The start time (clock ticks since boot) of ``pid``: with the pid, a unique process id."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return int(data.rsplit(")", 1)[1].split()[19])
+
+
+def exit_code_of(status: int) -> int:
+    code = os.waitstatus_to_exitcode(status)
+    return 128 - code if code < 0 else code
+
+
+def reset_signals() -> None:
+    """Default dispositions and an empty mask: ignored signals survive execve (Python itself
+    ignores SIGPIPE), and a container must start with a clean slate."""
+    for sig in range(1, signal.NSIG):
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def secure_join(root: str, path: str) -> str:
+    """``root``/``path`` with every symlink resolved *inside* ``root`` (a symlink in an image
+    can never make a mount land outside the container's root)."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        cur = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(cur)
+        except FileNotFoundError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > 40:
+                raise OSError(errno.ELOOP, f"too many symlinks resolving {path}")
+            target = os.readlink(cur)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _ensure_mountpoint(target: str, is_dir: bool) -> None:
+    if os.path.lexists(target):
+        return
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if is_dir:
+        os.mkdir(target, 0o755)
+    else:
+        with open(target, "a"):
+            pass
+
+
+def find_executable(name: str, env_path: str) -> str:
+    """runc's lookup: a name with a slash is used as is, else the first executable in PATH."""
+    if "/" in name:
+        if not os.path.exists(name):
+            raise StartError(f'exec: "{name}": stat {name}: no such file or directory')
+        return name
+    for d in (env_path or DEFAULT_PATH).split(":"):
+        cand = os.path.join(d or ".", name)
+        if os.path.isfile(cand) and os.access(cand, os.X_OK):
+            return cand
+    raise StartError(f'exec: "{name}": executable file not found in $PATH')
+
+
+class StartError(Exception):
+    """The container could not be started; the message is shown to the user."""
+
+
+# --------------------------------------------------------------------------- container init
+
+
+def setup_rootfs(cfg: dict[str, Any]) -> None:
+    """Mount the container's root and pivot into it (runs in the new mount namespace)."""
+    rootfs = cfg["rootfs"]
+    privileged = cfg.get("privileged", False)
+    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    lower = ":".join(cfg["lowerdirs"])
+    linux.mount("overlay", rootfs, "overlay", 0,
+                f"lowerdir={lower},upperdir={cfg['upperdir']},workdir={cfg['workdir']}")
+    nsd = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+
+    proc = secure_join(rootfs, "/proc")
+    _ensure_mountpoint(proc, True)
+    linux.mount("proc", proc, "proc", nsd)
+
+    dev = secure_join(rootfs, "/dev")
+    _ensure_mountpoint(dev, True)
+    linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
+    for name, major, minor in DEVICES:
+        p = os.path.join(dev, name)
+        os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(major, minor))
+        os.chmod(p, 0o666)
+    os.mkdir(os.path.join(dev, "pts"), 0o755)
+    linux.mount("devpts", os.path.join(dev, "pts"), "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
+                "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
+    os.mkdir(os.path.join(dev, "shm"), 0o1777)
+    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", nsd, "mode=1777,size=65536k")
+    os.mkdir(os.path.join(dev, "mqueue"), 0o755)
+    with contextlib.suppress(OSError):
+        linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", nsd)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"),
+                         ("core", "/proc/kcore")):
+        os.symlink(target, os.path.join(dev, name))
+
+    sys_ = secure_join(rootfs, "/sys")
+    _ensure_mountpoint(sys_, True)
+    sys_flags = nsd | (0 if privileged else linux.MS_RDONLY)
+    linux.mount("sysfs", sys_, "sysfs", sys_flags)
+
+    for m in cfg.get("mounts") or []:
+        src = m["host_path"]
+        target = secure_join(rootfs, m["container_path"])
+        _ensure_mountpoint(target, os.path.isdir(src))
+        linux.mount(src, target, None, linux.MS_BIND | linux.MS_REC)
+        if m.get("readonly"):
+            linux.mount(None, target, None,
+                        linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
+
+    if not privileged:
+        for p in MASKED_PATHS:
+            target = secure_join(rootfs, p)
+            if not os.path.lexists(target):
+                continue
+            if os.path.isdir(target):
+                linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY)
+            else:
+                linux.mount(os.path.join(dev, "null"), target, None, linux.MS_BIND)
+        for p in READONLY_PATHS:
+            target = secure_join(rootfs, p)
+            if os.path.lexists(target):
+                linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
+                linux.mount(None, target, None,
+                            linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
+
+    workdir = cfg.get("working_dir") or "/"
+    with contextlib.suppress(OSError):
+        os.makedirs(secure_join(rootfs, workdir), 0o755, exist_ok=True)
+
+    os.chdir(rootfs)
+    linux.pivot_root(".", ".")
+    linux.umount2(".", linux.MNT_DETACH)
+    os.chdir("/")
+    if cfg.get("read_only_root"):
+        linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+
+
+def apply_identity(cfg: dict[str, Any]) -> None:
+    """Capabilities, no_new_privs, groups, gid and uid, in the order the kernel requires:
+    the bounding set needs CAP_SETPCAP, so it is dropped before the uid changes."""
+    privileged = cfg.get("privileged", False)
+    keep = frozenset(cfg.get("capabilities") or [])
+    uid = cfg.get("uid") or 0
+    gid = cfg.get("gid") if cfg.get("gid") is not None else (uid if cfg.get("uid") else 0)
+    if not privileged:
+        linux.drop_capabilities(keep, keep_effective=True)
+    os.setgroups(list(cfg.get("supplemental_groups") or []))
+    os.setgid(gid)
+    os.setuid(uid)
+    if cfg.get("no_new_privs"):
+        linux.set_no_new_privs()
+
+
+def container_init(cfg: dict[str, Any], err_w: int) -> None:
+    """Everything between the shim's fork and the container's execve (PID 1, new pid ns)."""
+    for path in cfg.get("cgroup_procs") or []:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    if cfg.get("oom_score_adj") is not None:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(cfg["oom_score_adj"]))
+    if cfg.get("netns"):
+        fd = os.open(cfg["netns"], os.O_RDONLY)
+        try:
+            linux.setns(fd, linux.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+    linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWCGROUP)
+    if cfg.get("hostname"):
+        linux.sethostname(cfg["hostname"])
+    setup_rootfs(cfg)
+    env = list(cfg.get("env") or [])
+    if not any(e.startswith("PATH=") for e in env):
+        env.insert(0, "PATH=" + DEFAULT_PATH)
+    env_map = dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    argv = cfg["argv"]
+    if not argv:
+        raise StartError("no command specified")
+    workdir = cfg.get("working_dir") or "/"
+    try:
+        os.chdir(workdir)
+    except OSError as exc:
+        raise StartError(f"chdir to cwd (\"{workdir}\") set in config.json failed: "
+                         f"{exc.strerror.lower() if exc.strerror else exc}") from exc
+    path = find_executable(argv[0], env_map.get("PATH", DEFAULT_PATH))
+    apply_identity(cfg)
+    reset_signals()
+    try:
+        os.execve(path, argv, env_map)
+    except OSError as exc:
+        raise StartError(f'exec: "{argv[0]}": {(exc.strerror or str(exc)).lower()}') from exc
+
+
+def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int) -> None:
+    try:
+        os.setsid()
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(err_fd, 2)
+        os.closerange(3, errpipe_w)
+        os.closerange(errpipe_w + 1, 65536)
+        container_init(cfg, errpipe_w)
+        raise StartError("execve returned")
+    except BaseException as exc:  # noqa: BLE001 - every failure must reach the shim, never return
+        msg = str(exc) if isinstance(exc, StartError) else f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(OSError):
+            os.write(errpipe_w, msg.encode()[:4000])
+    finally:
+        os._exit(127)
+
+
+# --------------------------------------------------------------------------- log pump
+
+
+class CRILogWriter:
+    """Turns a stream's bytes into CRI log lines: ``<time> <stream> <F|P> <content>``."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffers: dict[str, bytes] = {"stdout": b"", "stderr": b""}
+
+    def feed(self, stream: str, data: bytes) -> None:
+        buf = self.buffers[stream] + data
+        ts = rfc3339_nano().encode()
+        out = []
+        prefix = ts + b" " + stream.encode()
+        while True:
+            nl = buf.find(b"\n")
+            if nl < 0 or nl > MAX_LOG_LINE:
+                if len(buf) >= MAX_LOG_LINE:
+                    out.append(prefix + b" P " + buf[:MAX_LOG_LINE] + b"\n")
+                    buf = buf[MAX_LOG_LINE:]
+                    continue
+                break
+            out.append(prefix + b" F " + buf[:nl] + b"\n")
+            buf = buf[nl + 1:]
+        self.buffers[stream] = buf
+        if out:
+            self._write(b"".join(out))
+
+    def close(self, stream: str) -> None:
+        buf = self.buffers[stream]
+        if buf:
+            self._write(rfc3339_nano().encode() + b" " + stream.encode() + b" F " + buf + b"\n")
+            self.buffers[stream] = b""
+
+    def _write(self, data: bytes) -> None:
+        while data:
+            try:
+                n = os.write(self.fd, data)
+            except OSError:
+                return  # a full disk must not kill the shim; output is lost, the exit code is not
+            data = data[n:]
+
+
+def pump(streams: dict[int, str], writer: CRILogWriter) -> None:
+    poller = select.poll()
+    for fd in streams:
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    open_fds = set(streams)
+    while open_fds:
+        try:
+            events = poller.poll()
+        except InterruptedError:
+            continue
+        for fd, _ev in events:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            if data:
+                writer.feed(streams[fd], data)
+            else:
+                writer.close(streams[fd])
+                poller.unregister(fd)
+                os.close(fd)
+                open_fds.discard(fd)
+
+
+# --------------------------------------------------------------------------- shim
+
+
+def _state_path(cdir: str) -> str:
+    return os.path.join(cdir, "state.json")
+
+
+def update_state(cdir: str, **fields: Any) -> dict[str, Any]:
+    try:
+        st = read_json(_state_path(cdir))
+    except (OSError, ValueError):
+        st = {}
+    st.update(fields)
+    write_json(_state_path(cdir), st)
+    return st
+
+
+def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
+    """Start one container and stay with it until it exits (the shim's whole life)."""
+    cdir = req["dir"]
+    cfg = read_json(os.path.join(cdir, "config.json"))
+    log_path = cfg["log_path"]
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    ep_r, ep_w = os.pipe2(os.O_CLOEXEC)
+    linux.unshare(linux.CLONE_NEWPID)
+    pid = os.fork()
+    if pid == 0:
+        _child_main(cfg, out_w, err_w, ep_w)
+    os.close(out_w)
+    os.close(err_w)
+    os.close(ep_w)
+    chunks = []
+    while True:
+        chunk = os.read(ep_r, 4096)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(ep_r)
+    if chunks:
+        message = b"".join(chunks).decode(errors="replace")
+        os.waitpid(pid, 0)
+        for fd in (out_r, err_r):
+            os.close(fd)
+        now = rfc3339_nano()
+        update_state(cdir, status="exited", pid=0, started_at=now, finished_at=now, exit_code=128,
+                     reason="StartError", message=message, oom_killed=False)
+        with contextlib.suppress(OSError):
+            send_msg(conn, {"error": message})
+        conn.close()
+        os.close(log_fd)
+        return
+    update_state(cdir, status="running", pid=pid, pid_start=proc_start_time(pid),
+                 shim_pid=os.getpid(), shim_start=proc_start_time(os.getpid()),
+                 started_at=rfc3339_nano())
+    with contextlib.suppress(OSError):
+        send_msg(conn, {"pid": pid})
+    conn.close()
+    pump({out_r: "stdout", err_r: "stderr"}, CRILogWriter(log_fd))
+    _, status = os.waitpid(pid, 0)
+    code = exit_code_of(status)
+    oom = _oom_seen(cfg)
+    if oom:
+        reason = "OOMKilled"
+    elif code == 0:
+        reason = "Completed"
+    else:
+        reason = "Error"
+    update_state(cdir, status="exited", finished_at=rfc3339_nano(), exit_code=code, reason=reason,
+                 message="", oom_killed=oom, signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0)
+    os.close(log_fd)
+
+
+def _oom_seen(cfg: dict[str, Any]) -> bool:
+    path = cfg.get("memory_events")
+    if not path:
+        return False
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.partition(" ")
+                if k == "oom_kill" and int(v) > 0:
+                    return True
+                if k == "under_oom" and int(v) > 0:
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+# --------------------------------------------------------------------------- exec helper
+
+
+def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None:
+    """Run ``req["argv"]`` inside a running container, with the caller's stdio fds."""
+    cdir = req["dir"]
+    cfg = read_json(os.path.join(cdir, "config.json"))
+    st = read_json(_state_path(cdir))
+    target = st.get("pid")
+    if st.get("status") != "running" or not target or proc_start_time(target) != st.get("pid_start"):
+        send_msg(conn, {"error": "container is not running"})
+        return
+    ns_fds = {}
+    for ns in NS_ORDER:
+        ns_fds[ns] = os.open(f"/proc/{target}/ns/{ns}", os.O_RDONLY)
+    try:
+        with open(f"/proc/{target}/environ", "rb") as f:
+            env_raw = f.read()
+        env = dict(e.split("=", 1) for e in env_raw.decode(errors="replace").split("\0") if "=" in e)
+    except OSError:
+        env = {}
+    for k, v in (req.get("env") or {}).items():
+        env[k] = v
+    for path in cfg.get("cgroup_procs") or []:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+    for ns in NS_ORDER:
+        linux.setns(ns_fds[ns], NS_FLAGS[ns])
+        os.close(ns_fds[ns])
+    ep_r, ep_w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for i, fd in enumerate(stdio[:3]):
+                os.dup2(fd, i)
+            os.setsid()
+            if req.get("tty"):
+                import fcntl
+                import termios
+
+                fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+            os.closerange(3, ep_w)
+            os.closerange(ep_w + 1, 65536)
+            with contextlib.suppress(OSError):
+                os.chdir(cfg.get("working_dir") or "/")
+            path = find_executable(req["argv"][0], env.get("PATH", DEFAULT_PATH))
+            apply_identity(cfg)
+            reset_signals()
+            os.execve(path, req["argv"], env)
+        except BaseException as exc:  # noqa: BLE001 - must never return into the helper
+            with contextlib.suppress(OSError):
+                os.write(ep_w, str(exc).encode()[:4000])
+        finally:
+            os._exit(127)
+    for fd in stdio:
+        os.close(fd)
+    os.close(ep_w)
+    err = os.read(ep_r, 4096)
+    os.close(ep_r)
+    if err:
+        os.waitpid(pid, 0)
+        send_msg(conn, {"error": err.decode(errors="replace")})
+        return
+    send_msg(conn, {"pid": pid})
+    _, status = os.waitpid(pid, 0)
+    send_msg(conn, {"exit_code": exit_code_of(status)})
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def serve_connection(conn_fd: int, extra_fds: list[int]) -> None:
+    """Entry point of a process forked by the fork server for one request."""
+    try:
+        os.setsid()
+    except OSError:
+        pass
+    reset_signals()
+    conn = socket.socket(fileno=conn_fd)
+    req = recv_msg(conn)
+    if req is None:
+        return
+    cdir = req["dir"]
+    if req.get("op") == "start":
+        logf = os.open(os.path.join(cdir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    else:
+        logf = os.open("/dev/null", os.O_WRONLY)
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(logf, 1)
+    os.dup2(logf, 2)
+    os.close(null)
+    os.close(logf)
+    try:
+        if req.get("op") == "start":
+            run_shim(conn, req)
+        elif req.get("op") == "exec":
+            run_exec(conn, req, extra_fds)
+    except Exception as exc:  # noqa: BLE001 - reported to the caller, then the shim exits
+        traceback.print_exc()
+        with contextlib.suppress(OSError):
+            send_msg(conn, {"error": f"{type(exc).__name__}: {exc}"})
+        if req.get("op") == "start":
+            with contextlib.suppress(OSError):
+                now = rfc3339_nano()
+                update_state(cdir, status="exited", pid=0, started_at=now, finished_at=now,
+                             exit_code=128, reason="StartError", message=str(exc), oom_killed=False)
+    finally:
+        sys.stderr.flush()
