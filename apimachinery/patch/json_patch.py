@@ -210,7 +210,7 @@ def _apply_op(doc: Any, op: dict[str, Any]) -> None:
         path = _path(op, "test")
         found = _find(doc, path)
         if found is None:
-            raise _OpError(f"test operation does not apply: is nil for {path}: {_MISSING}")
+            raise _OpError(f"test operation does not apply: is missing path: {path}: {_MISSING}")
         try:
             value = _get(*found)
         except _OpError as e:

@@ -36,7 +36,7 @@ from apimachinery.patch import (
     unprocessable,
 )
 
-__all__ = ["apply"]
+__all__ = ["apply", "create"]
 
 DIRECTIVE = "$patch"
 DELETE = "delete"
@@ -564,3 +564,143 @@ def apply(doc: dict[str, Any], patch: Any, model: str | None) -> dict[str, Any]:
 
 def _json_type_name(v: Any) -> str:
     return {"array": "array", "string": "string", "number": "number", "bool": "bool"}.get(json_kind(v), "null")
+
+
+# ---------------------------------------------------------------------------------------------
+# create (CreateTwoWayMergePatch)
+
+
+def _sort_key_string(v: Any) -> str:
+    return go_v(v)
+
+
+def _diff_maps(original: dict[str, Any], modified: dict[str, Any], type_string: str | None,
+               retain_keys: bool) -> dict[str, Any]:
+    patch: dict[str, Any] = {}
+    retain: list[str] = []
+    for key, mv in modified.items():
+        if retain_keys and mv is not None:
+            retain.append(key)
+        if key not in original:
+            patch[key] = deep_copy(mv)
+            continue
+        ov = original[key]
+        if key == DIRECTIVE:
+            if not isinstance(ov, str) or not isinstance(mv, str):
+                raise server_error(f"invalid value for special key: {DIRECTIVE}")
+            if ov != mv:
+                patch[key] = mv
+            continue
+        if json_kind(ov) != json_kind(mv):
+            patch[key] = deep_copy(mv)
+            continue
+        field_type, strategy, merge_key, field_retain = _lookup(type_string, key)
+        if isinstance(ov, dict):
+            if strategy == REPLACE:
+                patch[key] = deep_copy(mv)
+            else:
+                sub = _diff_maps(ov, mv, field_type, field_retain)
+                if sub:
+                    patch[key] = sub
+        elif isinstance(ov, list):
+            if strategy == MERGE:
+                add, delete, order = _diff_lists(ov, mv, _element_type(field_type), merge_key, field_retain)
+                if add:
+                    patch[key] = add
+                if delete:
+                    patch[f"{DELETE_FROM_PRIMITIVE_LIST}/{key}"] = delete
+                if order:
+                    patch[f"{SET_ELEMENT_ORDER}/{key}"] = order
+            elif not json_equal(ov, mv):
+                patch[key] = deep_copy(mv)
+        elif not json_equal(ov, mv):
+            patch[key] = mv
+    for key in original:
+        if key not in modified:
+            patch[key] = None
+    has_new_field = any(v is not None and k not in modified for k, v in original.items())
+    if retain and (patch or has_new_field):
+        patch[RETAIN_KEYS] = sorted(retain)
+    return patch
+
+
+def _diff_lists(original: list[Any], modified: list[Any], elem_type: str | None, merge_key: str | None,
+                retain_keys: bool) -> tuple[list[Any], list[Any], list[Any]]:
+    """(additions and changes, deletions of primitives, $setElementOrder list)."""
+    if not original:
+        return (deep_copy(modified) if modified else []), [], []
+    kind = _slice_element_kind(original, modified)
+    if kind == "array":
+        raise unprocessable(ERR_LIST_OF_LISTS)
+    if kind == "object":
+        patch, deletions = _diff_lists_of_maps(original, modified, elem_type, merge_key or "", retain_keys)
+        patch = _normalize_slice_order(patch, modified, merge_key, kind)
+        same_order = len(original) == len(modified) and all(
+            _same(o.get(merge_key), m.get(merge_key)) for o, m in zip(original, modified, strict=True))
+        patch = patch + deletions
+        order: list[Any] = []
+        if patch or not same_order:
+            order = [{merge_key: m.get(merge_key)} for m in modified]
+        return patch, [], order
+    add, delete = _diff_lists_of_scalars(original, modified)
+    add = _normalize_slice_order(add, modified, merge_key, kind)
+    order = list(modified) if (delete or not json_equal(original, modified)) else []
+    return add, delete, order
+
+
+def _diff_lists_of_maps(original: list[Any], modified: list[Any], elem_type: str | None, merge_key: str,
+                        retain_keys: bool) -> tuple[list[Any], list[Any]]:
+    for item in original + modified:
+        if not isinstance(item, dict):
+            raise _bad_arg_type({}, item)
+        if merge_key not in item:
+            raise _no_merge_key(item, merge_key)
+    orig = sorted(original, key=lambda m: _sort_key_string(m[merge_key]))
+    mod = sorted(modified, key=lambda m: _sort_key_string(m[merge_key]))
+    patch: list[Any] = []
+    deletions: list[Any] = []
+    i = j = 0
+    while i < len(orig) or j < len(mod):
+        os_ = _sort_key_string(orig[i][merge_key]) if i < len(orig) else None
+        ms = _sort_key_string(mod[j][merge_key]) if j < len(mod) else None
+        if os_ is not None and ms is not None and os_ == ms:
+            sub = _diff_maps(orig[i], mod[j], elem_type, retain_keys)
+            if sub:
+                sub[merge_key] = mod[j][merge_key]
+                patch.append(sub)
+            i += 1
+            j += 1
+        elif os_ is None or (ms is not None and os_ > ms):
+            patch.append(deep_copy(mod[j]))
+            j += 1
+        else:
+            deletions.append({merge_key: orig[i][merge_key], DIRECTIVE: DELETE})
+            i += 1
+    return patch, deletions
+
+
+def _diff_lists_of_scalars(original: list[Any], modified: list[Any]) -> tuple[list[Any], list[Any]]:
+    orig = sorted(original, key=_sort_key_string)
+    mod = sorted(modified, key=_sort_key_string)
+    add: list[Any] = []
+    delete: list[Any] = []
+    i = j = 0
+    while i < len(orig) or j < len(mod):
+        os_ = _sort_key_string(orig[i]) if i < len(orig) else None
+        ms = _sort_key_string(mod[j]) if j < len(mod) else None
+        if os_ is not None and ms is not None and os_ == ms:
+            i += 1
+            j += 1
+        elif os_ is None or (ms is not None and os_ > ms):
+            add.append(mod[j])
+            j += 1
+        else:
+            delete.append(orig[i])
+            i += 1
+    return add, _dedupe_scalars(delete)
+
+
+def create(original: dict[str, Any], modified: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """The strategic merge patch that turns `original` into `modified` (CreateTwoWayMergePatch,
+    with `$setElementOrder` lists as kubectl sends them); `{}` when they are equal."""
+    return _diff_maps(original or {}, modified or {}, model, False)
