@@ -423,8 +423,9 @@ def scale(d: Obj, new_rs: Obj | None, old_rss: list[Obj]) -> dict[str, int]:
     if every and to_add:
         first = podutil.name_of(every[0])
         sizes[first] = max(0, sizes[first] + to_add - added)
-    return {n: v for n, v in sizes.items()
-            if v != spec_replicas(next(rs for rs in every if podutil.name_of(rs) == n))}
+    # Every active ReplicaSet is returned, changed or not: each must be re-annotated with the
+    # Deployment's new replicas, or the next sync would see a scaling event again.
+    return sizes
 
 
 def _neg_time(rs: Obj) -> tuple[float, str]:

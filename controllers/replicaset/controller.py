@@ -1,0 +1,212 @@
+"""The ReplicaSet controller's I/O: informers on ReplicaSets and pods feed ReplicaSet keys to a
+work queue; `reconcile` adopts/releases pods, creates or deletes pods in slow-start batches
+under expectations, and writes status.
+
+It must never create a pod while earlier creations are unobserved (expectations), never
+write a cached object (it copies), and never write without a resourceVersion."""
+
+from __future__ import annotations
+
+import logging
+
+from apimachinery.client import INDEX_CONTROLLER_UID, UIDTrackingControllerExpectations
+from apimachinery.client.events import NORMAL, WARNING
+from apimachinery.client.informer import copy_object
+from apimachinery.client.workqueue import Result
+from apimachinery.errors import AlreadyExists, NotFound, StatusError
+from apimachinery.selectors import LabelSelector
+from controllers import podutil
+from controllers.base import (
+    ORPHAN_INDEX,
+    PODS,
+    REPLICASETS,
+    Controller,
+    ControllerContext,
+    claim,
+    gather_limited,
+    owner_key,
+    pod_from_template,
+)
+from controllers.podutil import Obj
+from controllers.replicaset import decisions
+
+log = logging.getLogger(__name__)
+
+
+class ReplicaSetController(Controller):
+    name = "replicaset"
+
+    def __init__(self, ctx: ControllerContext):
+        super().__init__(ctx)
+        self.rs_informer = ctx.informer(REPLICASETS)
+        self.pod_informer = ctx.informer(PODS)
+        self.recorder = ctx.recorder("replicaset-controller")
+        self.expectations = UIDTrackingControllerExpectations()
+        self.rs_informer.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
+                                     on_delete=self._rs_deleted)
+        self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
+                                      on_delete=self._pod_deleted)
+
+    # -- handlers: enqueue keys, note expectations ------------------------------------------
+
+    def _rs_deleted(self, rs: Obj) -> None:
+        self.expectations.delete(podutil.key_of(rs))
+        self.enqueue(rs)
+
+    def _owner(self, pod: Obj) -> str | None:
+        ok = owner_key(pod, "ReplicaSet")
+        if ok is None:
+            return None
+        rs = self.rs_informer.store.get(ok[0])
+        return ok[0] if rs is not None and podutil.uid_of(rs) == ok[1] else None
+
+    def _enqueue_matching(self, pod: Obj) -> None:
+        """An orphan changed: every ReplicaSet in its namespace whose selector matches may adopt it."""
+        labels = podutil.labels_of(pod)
+        for rs in self.rs_informer.store.by_index("namespace", podutil.namespace_of(pod)):
+            sel = (rs.get("spec") or {}).get("selector")
+            if sel and LabelSelector.from_dict(sel).matches(labels):
+                self.enqueue(rs)
+
+    def _pod_added(self, pod: Obj) -> None:
+        if podutil.is_deleting(pod):
+            self._pod_deleted(pod)
+            return
+        key = self._owner(pod)
+        if key is not None:
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+        elif podutil.controller_ref(pod) is None:
+            self._enqueue_matching(pod)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if podutil.meta(old).get("resourceVersion") == podutil.meta(new).get("resourceVersion"):
+            return
+        if podutil.is_deleting(new) and not podutil.is_deleting(old):
+            # Graceful deletion starts now: the pod no longer counts, so this is the deletion.
+            self._pod_deleted(new)
+            return
+        old_key, new_key = self._owner(old), self._owner(new)
+        if old_key and old_key != new_key:
+            self.queue.add(old_key)
+        if new_key:
+            self.queue.add(new_key)
+        elif podutil.controller_ref(new) is None and (
+                podutil.labels_of(old) != podutil.labels_of(new) or podutil.controller_ref(old) is not None):
+            self._enqueue_matching(new)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner(pod)
+        if key is None:
+            return
+        self.expectations.deletion_observed(key, podutil.key_of(pod))
+        self.queue.add(key)
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result | None:  # type: ignore[override]
+        rs = self.rs_informer.store.get(key)
+        if rs is None:
+            self.expectations.delete(key)
+            return None
+        spec = rs.get("spec") or {}
+        selector = LabelSelector.from_dict(spec.get("selector"))
+        satisfied = self.expectations.satisfied(key)
+        deleting = podutil.is_deleting(rs)
+
+        pods = await self._claim_pods(rs, selector, deleting)
+        active = [p for p in pods if podutil.is_pod_active(p)]
+        at = podutil.now()
+        manage_error: str | None = None
+        diff = 0
+        if satisfied and not deleting:
+            diff = decisions.replicas_diff(decisions_replicas(rs), len(active))
+            try:
+                if diff > 0:
+                    await self._create_pods(key, rs, diff)
+                elif diff < 0:
+                    related = self._related_pods(rs) if podutil.controller_ref(rs) else active
+                    await self._delete_pods(key, rs, decisions.pods_to_delete(active, related, -diff, at))
+            except StatusError as e:
+                manage_error = str(e)
+        status = decisions.calculate_status(rs, active, manage_error, diff, at)
+        if not decisions.status_equal(rs.get("status"), status):
+            updated = copy_object(rs)
+            updated["status"] = status
+            try:
+                await self.client.update_status(REPLICASETS, updated)
+            except NotFound:
+                return None
+        if manage_error is not None:
+            return Result(requeue=True)
+        wait = decisions.requeue_for_availability(rs, active, at)
+        return Result(requeue_after=wait) if wait else None
+
+    def _related_pods(self, rs: Obj) -> list[Obj]:
+        """Active pods of every ReplicaSet with the same controller (for the doubled-up rank)."""
+        ref = podutil.controller_ref(rs)
+        out: list[Obj] = []
+        if ref is None:
+            return out
+        for sibling in self.rs_informer.store.by_index(INDEX_CONTROLLER_UID, ref.get("uid", "")):
+            out.extend(p for p in self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, podutil.uid_of(sibling))
+                       if podutil.is_pod_active(p))
+        return out
+
+    async def _claim_pods(self, rs: Obj, selector: LabelSelector, deleting: bool) -> list[Obj]:
+        uid = podutil.uid_of(rs)
+        return await claim(self.client, PODS, rs, "apps/v1", "ReplicaSet",
+                           self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, uid),
+                           self.pod_informer.store.by_index(ORPHAN_INDEX, podutil.namespace_of(rs)), selector)
+
+    async def _create_pods(self, key: str, rs: Obj, n: int) -> None:
+        """Create `n` pods in slow-start batches; a failing batch stops the rest and the
+        expectations for pods never attempted are lowered at once."""
+        self.expectations.expect_creations(key, n)
+        template = (rs.get("spec") or {}).get("template") or {}
+        body = pod_from_template(rs, template, "apps/v1", "ReplicaSet")
+        ns = podutil.namespace_of(rs)
+        done = 0
+        for size in decisions.slow_start_batches(n):
+            results = await gather_limited([self.client.create(PODS, body, ns) for _ in range(size)], 250)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            for r in results:
+                if isinstance(r, BaseException):
+                    if not isinstance(r, AlreadyExists):
+                        self.expectations.creation_observed(key)
+                else:
+                    self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
+            done += size
+            hard = [e for e in errors if not isinstance(e, AlreadyExists)]
+            if hard:
+                skipped = n - done
+                for _ in range(skipped):
+                    self.expectations.creation_observed(key)
+                err = hard[0]
+                self.recorder.event(rs, WARNING, "FailedCreate", f"Error creating: {err}")
+                if isinstance(err, StatusError):
+                    raise err
+                raise StatusError(500, "InternalError", str(err))
+
+    async def _delete_pods(self, key: str, rs: Obj, pods: list[Obj]) -> None:
+        self.expectations.expect_deletions(key, [podutil.key_of(p) for p in pods])
+        ns = podutil.namespace_of(rs)
+        results = await gather_limited([self.client.delete(PODS, podutil.name_of(p), ns,
+                                                           preconditions={"uid": podutil.uid_of(p)})
+                                        for p in pods], 250)
+        first: BaseException | None = None
+        for p, r in zip(pods, results, strict=True):
+            if isinstance(r, BaseException):
+                self.expectations.deletion_observed(key, podutil.key_of(p))
+                if not isinstance(r, NotFound) and first is None:
+                    first = r
+                    self.recorder.event(rs, WARNING, "FailedDelete", f"Error deleting: {r}")
+            else:
+                self.recorder.event(rs, NORMAL, "SuccessfulDelete", f"Deleted pod: {podutil.name_of(p)}")
+        if first is not None:
+            raise first if isinstance(first, StatusError) else StatusError(500, "InternalError", str(first))
+
+
+def decisions_replicas(rs: Obj) -> int:
+    r = (rs.get("spec") or {}).get("replicas")
+    return 1 if r is None else int(r)
