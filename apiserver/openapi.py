@@ -55,7 +55,9 @@ FIELDS_V1 = f"{META}.FieldsV1"
 RAW_EXTENSION = "io.k8s.apimachinery.pkg.runtime.RawExtension"
 VERSION_INFO = "io.k8s.apimachinery.pkg.version.Info"
 
-# Schemas the client has no model for (it maps them to str, object or datetime).
+# Schemas the client has no model for (it maps them to str, object or datetime). As in
+# Kubernetes' v3 documents, Quantity and IntOrString have `oneOf` and no `type`, which is what
+# makes kubectl explain print `<Quantity>` and `<IntOrString>` rather than `<string>`.
 _HANDWRITTEN: dict[str, Schema] = {
     QUANTITY: {
         "description": "Quantity is a fixed-point representation of a number. It provides convenient "
@@ -63,14 +65,14 @@ _HANDWRITTEN: dict[str, Schema] = {
         "The serialization format is:\n\n<quantity> ::= <signedNumber><suffix>\n\n"
         "(Note that <suffix> may be empty, from the \"\" case in <decimalSI>.)\n\n"
         "<binarySI> ::= Ki | Mi | Gi | Ti | Pi | Ei\n\n<decimalSI> ::= m | \"\" | k | M | G | T | P | E",
-        "type": "string",
+        "oneOf": [{"type": "string"}, {"type": "number"}],
     },
     INT_OR_STRING: {
         "description": "IntOrString is a type that can hold an int32 or a string.  When used in JSON or "
         "YAML marshalling and unmarshalling, it produces or consumes the inner type.  This allows you "
         "to have, for example, a JSON field that can accept a name or number.",
-        "type": "string",
         "format": "int-or-string",
+        "oneOf": [{"type": "integer"}, {"type": "string"}],
         "x-kubernetes-int-or-string": True,
     },
     TIME: {
@@ -338,7 +340,7 @@ def _property(model: str, f: _Field) -> Schema:
     description = f.description
     refs = _model_refs(f.type)
     if not description and refs and f.type == refs[0]:
-        description = _METADATA_DESCRIPTIONS.get(f.json) or _class_description(refs[0])
+        description = _fallback_description(model, f.json, refs[0])
     schema = _wrap(_type_schema(model, f, f.type), description)
     meta = model_schema.patch_meta(model, f.json)
     if meta is not None:
@@ -355,10 +357,30 @@ def _property(model: str, f: _Field) -> Schema:
     return schema
 
 
+_CONVENTIONS = "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
 _METADATA_DESCRIPTIONS = {
-    "metadata": "Standard object's metadata. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
+    "metadata": f"Standard object's metadata. More info: {_CONVENTIONS}#metadata",
 }
+
+
+def _fallback_description(model: str, field: str, ref: str) -> str:
+    """The client drops the description of every field typed by another model. Kinds' own
+    metadata/spec/status get Kubernetes' conventional sentences; other fields the referenced
+    type's description (kubectl explain then prints it twice, which beats `<no description>`)."""
+    kind = _NAME_RE.match(model)
+    is_kind = {"apiVersion", "kind"} <= {f.json for f in _fields(model)}
+    if kind is not None and is_kind:
+        name = kind["kind"]
+        if field == "metadata" and ref == "V1ListMeta":
+            return f"Standard list metadata. More info: {_CONVENTIONS}#types-kinds"
+        if field == "metadata":
+            return _METADATA_DESCRIPTIONS["metadata"]
+        if field == "spec":
+            return f"Specification of the desired behavior of the {name}. More info: {_CONVENTIONS}#spec-and-status"
+        if field == "status":
+            return (f"Most recently observed status of the {name}. This data may not be up to date. Populated by "
+                    f"the system. Read-only. More info: {_CONVENTIONS}#spec-and-status")
+    return _class_description(ref)
 
 
 @cache
@@ -904,3 +926,15 @@ def openapi_v3_index(registry: Iterable[ResourceInfo], schemas: Mapping[str, Sch
         found = openapi_v3_path_document(registry, f"apis/{group}")
         add(f"apis/{group}", found[1] if found else None)
     return {"paths": dict(sorted(paths.items()))}
+
+
+def warm(registry: Iterable[ResourceInfo], schemas: Mapping[str, Schema] | None = None) -> int:
+    """Build every document once (imports the client's models: ~0.5 s for the built-ins), so
+    that no request pays for it. Blocking: run it in a thread (`asyncio.to_thread`) at start.
+    Returns the total size of the documents in bytes."""
+    registry = list(registry)
+    total = 0
+    for path in openapi_v3_index(registry, schemas)["paths"]:
+        found = openapi_v3_path_document(registry, path, schemas)
+        total += len(found[0]) if found else 0
+    return total
