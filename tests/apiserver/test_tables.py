@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -616,3 +623,199 @@ def test_every_builtin_kind_has_one_cell_per_column(resource):
 ])
 def test_table_version_from_accept(accept, version):
     assert tables.table_version(accept) == version
+
+
+# ---------------------------------------------------------------------------------------------
+# what the real kubectl prints from these Tables (a minimal fake API server on 127.0.0.1)
+
+KUBECTL = shutil.which("kubectl")
+
+
+def _rollout_columns() -> list[dict]:
+    return [{"name": "Desired", "type": "integer", "jsonPath": ".spec.replicas"},
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]
+
+
+ROLLOUTS = ResourceInfo("example.com", "v1", "Rollout", "rollouts")
+DISCOVERY = {
+    "/api/v1": ("v1", [("pods", "Pod", True), ("services", "Service", True), ("nodes", "Node", False),
+                       ("events", "Event", True)]),
+    "/apis/apps/v1": ("apps/v1", [("deployments", "Deployment", True)]),
+    "/apis/rbac.authorization.k8s.io/v1": ("rbac.authorization.k8s.io/v1", [("clusterroles", "ClusterRole", False)]),
+    "/apis/example.com/v1": ("example.com/v1", [("rollouts", "Rollout", True)]),
+}
+
+
+def _fake_objects(now: dt.datetime) -> dict[str, list[dict]]:
+    def before(seconds: float) -> str:
+        return (now - dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    meta = {"namespace": "default", "creationTimestamp": before(600)}
+    return {
+        "pods": [
+            {"metadata": {"name": "web-1", "labels": {"app": "web"}, **meta},
+             "spec": {"containers": [{"name": "app"}], "nodeName": "n1"},
+             "status": {"phase": "Running", "podIP": "10.0.0.7", "containerStatuses": [
+                 {"name": "app", "restartCount": 3, "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                  "lastState": {"terminated": {"exitCode": 1, "finishedAt": before(10)}}}]}},
+            {"metadata": {"name": "job-x", **meta}, "spec": {"containers": [{"name": "a"}, {"name": "b"}]},
+             "status": {"phase": "Succeeded", "containerStatuses": [
+                 {"name": "a", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+                 {"name": "b", "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}},
+        ],
+        "services": [{"metadata": {"name": "web", **meta},
+                      "spec": {"type": "LoadBalancer", "clusterIP": "10.96.0.11", "selector": {"app": "web"},
+                               "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}]}}],
+        "nodes": [{"metadata": {"name": "n1", "creationTimestamp": before(86400 * 2 + 3600 * 3),
+                                "labels": {"node-role.kubernetes.io/control-plane": ""}},
+                   "spec": {"unschedulable": True},
+                   "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                              "addresses": [{"type": "InternalIP", "address": "10.1.0.4"}],
+                              "nodeInfo": {"kubeletVersion": "v1.32.0", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                                           "kernelVersion": "6.1.0-28-amd64",
+                                           "containerRuntimeVersion": "mizzen://0.1.0"}}}],
+        "events": [{"metadata": {"name": "web-1.1", **meta}, "type": "Warning", "reason": "BackOff",
+                    "involvedObject": {"kind": "Pod", "name": "web-1"}, "firstTimestamp": before(300),
+                    "lastTimestamp": before(20), "count": 7, "message": "Back-off restarting failed container"}],
+        "deployments": [{"metadata": {"name": "web", **meta},
+                         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                                  "template": {"spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}}},
+                         "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}}],
+        "clusterroles": [{"metadata": {"name": "admin", "creationTimestamp": "2025-12-31T10:00:00Z"}}],
+        "rollouts": [{"metadata": {"name": "canary", **meta}, "spec": {"replicas": 4}, "status": {"phase": "Progressing"}}],
+    }
+
+
+@pytest.fixture
+def fake_api():
+    now = dt.datetime.now(dt.UTC)
+    objects = _fake_objects(now)
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):  # keep test output quiet
+            pass
+
+        def _json(self, body: dict) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802 - http.server's name
+            path, _, query = self.path.partition("?")
+            if path == "/version":
+                return self._json({"major": "1", "minor": "32", "gitVersion": "v1.32.0", "gitCommit": "0",
+                                   "gitTreeState": "clean", "buildDate": "2024-12-11T00:00:00Z",
+                                   "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"})
+            if path == "/api":
+                return self._json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+                    {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
+            if path == "/apis":
+                groups = [{"name": gv.split("/")[0], "versions": [{"groupVersion": gv, "version": "v1"}],
+                           "preferredVersion": {"groupVersion": gv, "version": "v1"}}
+                          for gv, _ in DISCOVERY.values() if "/" in gv]
+                return self._json({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+            if path in DISCOVERY:
+                gv, resources = DISCOVERY[path]
+                return self._json({"kind": "APIResourceList", "groupVersion": gv, "resources": [
+                    {"name": p, "singularName": k.lower(), "namespaced": ns, "kind": k, "verbs": ["get", "list", "watch"],
+                     "shortNames": list(getattr(DEFAULT.lookup(f"{p}.{gv.rpartition('/')[0]}"), "short_names", ()))}
+                    for p, k, ns in resources]})
+            plural = path.rstrip("/").split("/")[-1]
+            resource = ROLLOUTS if plural == "rollouts" else DEFAULT.lookup(plural)
+            if resource is None or plural not in objects:
+                self.send_response(404)
+                self.end_headers()
+                return None
+            columns = _rollout_columns() if resource is ROLLOUTS else None
+            version = tables.table_version(self.headers.get("Accept")) or "meta.k8s.io/v1"
+            if "watch=true" in query:  # two events, headers only on the first, then the stream ends
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                first = dict(objects[plural][0], status={"phase": "Running", "conditions": [
+                    {"type": "Ready", "status": "True"}], "containerStatuses": [
+                    {"name": "app", "restartCount": 0, "ready": True, "state": {"running": {}}}]})
+                for i, obj in enumerate((first, objects[plural][1])):
+                    t = tables.table(resource, [obj], now=now, group_version=version, no_headers=i > 0)
+                    self.wfile.write(json.dumps({"type": "MODIFIED", "object": t}).encode() + b"\n")
+                    self.wfile.flush()
+                return None
+            return self._json(tables.table(resource, objects[plural], now=now, resource_version="7",
+                                           printer_columns=columns, group_version=version))
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def kubectl(port: int, home: Path, *args: str) -> str:
+    assert KUBECTL is not None
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    done = subprocess.run([KUBECTL, f"--server=http://127.0.0.1:{port}", f"--cache-dir={home / 'cache'}", *args],
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+KUBECTL_CASES = [
+    (("get", "pods"), """\
+NAME    READY   STATUS             RESTARTS      AGE
+web-1   0/1     CrashLoopBackOff   3 (10s ago)   10m
+job-x   0/2     Completed          0             10m
+"""),
+    (("get", "pods", "-o", "wide"), """\
+NAME    READY   STATUS             RESTARTS      AGE   IP         NODE     NOMINATED NODE   READINESS GATES
+web-1   0/1     CrashLoopBackOff   3 (10s ago)   10m   10.0.0.7   n1       <none>           <none>
+job-x   0/2     Completed          0             10m   <none>     <none>   <none>           <none>
+"""),
+    (("get", "pods", "-A", "--show-labels"), """\
+NAMESPACE   NAME    READY   STATUS             RESTARTS      AGE   LABELS
+default     web-1   0/1     CrashLoopBackOff   3 (10s ago)   10m   app=web
+default     job-x   0/2     Completed          0             10m   <none>
+"""),
+    (("get", "svc"), """\
+NAME   TYPE           CLUSTER-IP   EXTERNAL-IP   PORT(S)        AGE
+web    LoadBalancer   10.96.0.11   <pending>     80:30080/TCP   10m
+"""),
+    (("get", "nodes", "-o", "wide"), """\
+NAME   STATUS                     ROLES           AGE    VERSION   INTERNAL-IP   EXTERNAL-IP   OS-IMAGE                         KERNEL-VERSION   CONTAINER-RUNTIME
+n1     Ready,SchedulingDisabled   control-plane   2d3h   v1.32.0   10.1.0.4      <none>        Debian GNU/Linux 12 (bookworm)   6.1.0-28-amd64   mizzen://0.1.0
+"""),
+    (("get", "deploy"), """\
+NAME   READY   UP-TO-DATE   AVAILABLE   AGE
+web    2/3     3            2           10m
+"""),
+    (("get", "events"), """\
+LAST SEEN   TYPE      REASON    OBJECT      MESSAGE
+20s         Warning   BackOff   pod/web-1   Back-off restarting failed container
+"""),
+    (("get", "clusterroles"), """\
+NAME    CREATED AT
+admin   2025-12-31T10:00:00Z
+"""),
+    (("get", "rollouts"), """\
+NAME     DESIRED   PHASE         AGE
+canary   4         Progressing   10m
+"""),
+    (("get", "pods", "--watch-only"), """\
+NAME    READY   STATUS    RESTARTS   AGE
+web-1   1/1     Running   0          10m
+job-x   0/2     Completed   0          10m
+"""),  # kubectl aligns each watch event on its own, as it does against Kubernetes
+]
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="needs the real kubectl")
+@pytest.mark.parametrize(("args", "expected"), KUBECTL_CASES, ids=[" ".join(a) for a, _ in KUBECTL_CASES])
+def test_real_kubectl_prints_our_tables(fake_api, tmp_path, args, expected):
+    assert kubectl(fake_api, tmp_path, *args) == expected
