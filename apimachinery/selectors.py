@@ -348,7 +348,7 @@ class _Parser:
         kerrs = label_key_errors(key)
         if kerrs:
             raise SelectorError(_field_invalid("<nil>", key, "; ".join(kerrs)))
-        if self.lookahead()[0] in (_EOS, _COMMA):
+        if op == DOES_NOT_EXIST or self.lookahead()[0] in (_EOS, _COMMA):
             return Requirement.new(key, op or EXISTS, (), path=None)
         tok, lit = self.consume(values=False)
         ops = {_IN: IN, _EQ: EQUALS, _DEQ: DOUBLE_EQUALS, _GT: GREATER_THAN, _LT: LESS_THAN, _NOTIN: NOT_IN,
