@@ -1,0 +1,267 @@
+"""The DaemonSet controller's I/O: informers on DaemonSets, Nodes, pods and
+ControllerRevisions feed DaemonSet keys to a work queue; `reconcile` keeps the current
+ControllerRevision, creates/deletes daemon pods so that every eligible node runs one, makes
+one rolling-update step, prunes old revisions and writes status.
+
+Pods are created unbound with a `metadata.name In [node]` node affinity so the scheduler
+binds them (as Kubernetes does since 1.12). Never more than one create/delete wave per key in
+flight (expectations); never a write of a cached object."""
+
+from __future__ import annotations
+
+import logging
+
+from apimachinery.client import INDEX_CONTROLLER_UID, UIDTrackingControllerExpectations
+from apimachinery.client.events import NORMAL, WARNING
+from apimachinery.client.informer import copy_object
+from apimachinery.client.workqueue import Result
+from apimachinery.errors import AlreadyExists, NotFound, StatusError
+from apimachinery.selectors import LabelSelector
+from controllers import podutil
+from controllers.base import (
+    CONTROLLERREVISIONS,
+    DAEMONSETS,
+    NODES,
+    ORPHAN_INDEX,
+    PODS,
+    Controller,
+    ControllerContext,
+    claim,
+    gather_limited,
+    owner_key,
+)
+from controllers.daemonset import decisions as dsd
+from controllers.podutil import Obj
+from controllers.replicaset.decisions import BURST_REPLICAS, slow_start_batches
+
+log = logging.getLogger(__name__)
+
+
+def target_node(pod: Obj) -> str:
+    """spec.nodeName, or for a pod not bound yet the node its daemon affinity names
+    (util.GetTargetNodeName)."""
+    name = (pod.get("spec") or {}).get("nodeName")
+    if name:
+        return name
+    req = ((((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    for term in req.get("nodeSelectorTerms") or []:
+        for f in term.get("matchFields") or []:
+            if f.get("key") == "metadata.name" and f.get("operator") == "In" and len(f.get("values") or []) == 1:
+                return f["values"][0]
+    return ""
+
+
+class DaemonSetController(Controller):
+    name = "daemonset"
+
+    def __init__(self, ctx: ControllerContext):
+        super().__init__(ctx)
+        self.ds_informer = ctx.informer(DAEMONSETS)
+        self.node_informer = ctx.informer(NODES)
+        self.pod_informer = ctx.informer(PODS)
+        self.cr_informer = ctx.informer(CONTROLLERREVISIONS)
+        self.recorder = ctx.recorder("daemonset-controller")
+        self.expectations = UIDTrackingControllerExpectations()
+        self.ds_informer.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
+                                     on_delete=self._ds_deleted)
+        self.node_informer.add_handler(on_add=self._node_changed, on_update=self._node_updated,
+                                       on_delete=self._node_changed)
+        self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
+                                      on_delete=self._pod_deleted)
+        self.cr_informer.add_handler(on_add=self._cr_changed, on_delete=self._cr_changed)
+
+    # -- handlers ----------------------------------------------------------------------------
+
+    def _ds_deleted(self, ds: Obj) -> None:
+        self.expectations.delete(podutil.key_of(ds))
+        self.enqueue(ds)
+
+    def _node_changed(self, node: Obj) -> None:
+        for ds in self.ds_informer.store.list():
+            self.enqueue(ds)
+
+    def _node_updated(self, old: Obj, new: Obj) -> None:
+        # Heartbeats change only status timestamps: only labels, taints and the spec matter here.
+        if (podutil.labels_of(old) == podutil.labels_of(new) and old.get("spec") == new.get("spec")):
+            return
+        self._node_changed(new)
+
+    def _owner(self, obj: Obj) -> str | None:
+        ok = owner_key(obj, "DaemonSet")
+        if ok is None:
+            return None
+        ds = self.ds_informer.store.get(ok[0])
+        return ok[0] if ds is not None and podutil.uid_of(ds) == ok[1] else None
+
+    def _pod_added(self, pod: Obj) -> None:
+        if podutil.is_deleting(pod):
+            self._pod_deleted(pod)
+            return
+        key = self._owner(pod)
+        if key is not None:
+            self.expectations.creation_observed(key)
+            self.queue.add(key)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if podutil.meta(old).get("resourceVersion") == podutil.meta(new).get("resourceVersion"):
+            return
+        if podutil.is_deleting(new) and not podutil.is_deleting(old):
+            self._pod_deleted(new)
+            return
+        key = self._owner(new)
+        if key is not None:
+            self.queue.add(key)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        key = self._owner(pod)
+        if key is not None:
+            self.expectations.deletion_observed(key, podutil.key_of(pod))
+            self.queue.add(key)
+
+    def _cr_changed(self, cr: Obj) -> None:
+        key = self._owner(cr)
+        if key is not None:
+            self.queue.add(key)
+
+    # -- reconcile ---------------------------------------------------------------------------
+
+    async def reconcile(self, key: str) -> Result | None:  # type: ignore[override]
+        cached = self.ds_informer.store.get(key)
+        if cached is None:
+            self.expectations.delete(key)
+            return None
+        ds = copy_object(cached)
+        if podutil.is_deleting(ds):
+            return None
+        try:
+            return await self._sync(key, ds)
+        except NotFound:
+            return None
+
+    async def _sync(self, key: str, ds: Obj) -> Result | None:
+        selector = LabelSelector.from_dict((ds.get("spec") or {}).get("selector"))
+        uid = podutil.uid_of(ds)
+        ns = podutil.namespace_of(ds)
+        histories = await claim(self.client, CONTROLLERREVISIONS, ds, "apps/v1", "DaemonSet",
+                                self.cr_informer.store.by_index(INDEX_CONTROLLER_UID, uid),
+                                self.cr_informer.store.by_index(ORPHAN_INDEX, ns), selector)
+        cur, ds = await self._current_revision(ds, histories)
+        hash_ = podutil.labels_of(cur).get(dsd.REVISION_HASH) or ""
+        nodes = self.node_informer.store.list()
+        pods = await claim(self.client, PODS, ds, "apps/v1", "DaemonSet",
+                           self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, uid),
+                           self.pod_informer.store.by_index(ORPHAN_INDEX, ns), selector)
+        by_node: dict[str, list[Obj]] = {}
+        for p in pods:
+            by_node.setdefault(target_node(p), []).append(p)
+        at = podutil.now()
+        error: StatusError | None = None
+        if self.expectations.satisfied(key):
+            try:
+                need, delete, failed = dsd.pods_should_be_on_nodes(ds, nodes, by_node, hash_)
+                for name in failed:
+                    p = next(p for p in pods if podutil.name_of(p) == name)
+                    self.recorder.event(ds, WARNING, "FailedDaemonPod",
+                                        f"Found failed daemon pod {ns}/{name} on node {target_node(p)}, "
+                                        "will try to kill it")
+                if need or delete:
+                    await self._sync_nodes(key, ds, delete, need, hash_, pods)
+                elif self.expectations.satisfied(key):
+                    strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate")
+                    if strategy == "RollingUpdate":
+                        eligible = {podutil.name_of(n): by_node.get(podutil.name_of(n)) or []
+                                    for n in nodes if dsd.node_should_run(n, ds)[0]}
+                        old_delete, surge_nodes = dsd.rolling_update(ds, eligible, hash_, at)
+                        if old_delete or surge_nodes:
+                            await self._sync_nodes(key, ds, old_delete, surge_nodes, hash_, pods)
+                await self._cleanup_history(ds, histories, cur, pods)
+            except StatusError as e:
+                error = e
+        status = dsd.calculate_status(ds, nodes, by_node, hash_, at)
+        if any(status.get(k) != (ds.get("status") or {}).get(k) for k in status):
+            upd = copy_object(ds)
+            upd["status"] = {**(ds.get("status") or {}), **status}
+            await self.client.update_status(DAEMONSETS, upd)
+        if error is not None:
+            raise error
+        min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
+        if min_ready and status["numberAvailable"] < status["numberReady"]:
+            return Result(requeue_after=float(min_ready))
+        return None
+
+    async def _current_revision(self, ds: Obj, histories: list[Obj]) -> tuple[Obj, Obj]:
+        """The ControllerRevision matching the template, created (revision max+1) if missing
+        or renumbered to max+1 if an older one was rolled back to (constructHistory)."""
+        matching = [h for h in histories if dsd.revision_matches(ds, h)]
+        top = max((int(h.get("revision") or 0) for h in histories), default=0)
+        if matching:
+            cur = max(matching, key=lambda h: int(h.get("revision") or 0))
+            if int(cur.get("revision") or 0) < top:
+                upd = copy_object(cur)
+                upd["revision"] = top + 1
+                cur = await self.client.replace(CONTROLLERREVISIONS, upd)
+            return cur, ds
+        obj = dsd.new_controller_revision(ds, top + 1)
+        try:
+            return await self.client.create(CONTROLLERREVISIONS, obj, podutil.namespace_of(ds)), ds
+        except AlreadyExists:
+            existing = await self.client.get(CONTROLLERREVISIONS, obj["metadata"]["name"], podutil.namespace_of(ds))
+            ref = podutil.controller_ref(existing)
+            if ref is not None and ref.get("uid") == podutil.uid_of(ds) and dsd.revision_matches(ds, existing):
+                return existing, ds
+            upd = copy_object(ds)
+            upd["status"] = {**(ds.get("status") or {}),
+                             "collisionCount": int((ds.get("status") or {}).get("collisionCount") or 0) + 1}
+            await self.client.update_status(DAEMONSETS, upd)
+            raise
+
+    async def _sync_nodes(self, key: str, ds: Obj, delete: list[str], create_on: list[str], hash_: str,
+                          pods: list[Obj]) -> None:
+        """Create pods for `create_on` nodes (slow start, at most burst) and delete the named
+        pods, under expectations (syncNodes)."""
+        create_on = create_on[:BURST_REPLICAS]
+        delete = delete[:BURST_REPLICAS]
+        ns = podutil.namespace_of(ds)
+        by_name = {podutil.name_of(p): p for p in pods}
+        self.expectations.expect_creations(key, len(create_on))
+        self.expectations.expect_deletions(key, [f"{ns}/{n}" for n in delete])
+        first: BaseException | None = None
+        i = 0
+        for size in slow_start_batches(len(create_on)):
+            batch = create_on[i:i + size]
+            i += size
+            results = await gather_limited([self.client.create(PODS, dsd.new_pod(ds, node, hash_), ns)
+                                            for node in batch], 250)
+            for r in results:
+                if isinstance(r, BaseException):
+                    self.expectations.creation_observed(key)
+                    if first is None:
+                        first = r
+                        self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {r}")
+                else:
+                    self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
+            if first is not None:
+                for _ in range(len(create_on) - i):
+                    self.expectations.creation_observed(key)
+                break
+        results = await gather_limited([self.client.delete(PODS, n, ns, preconditions={
+            "uid": podutil.uid_of(by_name[n])} if n in by_name else None) for n in delete], 250)
+        for n, r in zip(delete, results, strict=True):
+            if isinstance(r, BaseException):
+                self.expectations.deletion_observed(key, f"{ns}/{n}")
+                if not isinstance(r, NotFound) and first is None:
+                    first = r
+                    self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {r}")
+            else:
+                self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {n}")
+        if first is not None:
+            raise first if isinstance(first, StatusError) else StatusError(500, "InternalError", str(first))
+
+    async def _cleanup_history(self, ds: Obj, histories: list[Obj], cur: Obj, pods: list[Obj]) -> None:
+        live = {podutil.labels_of(p).get(dsd.REVISION_HASH, "") for p in pods}
+        for h in dsd.histories_to_cleanup(ds, histories, cur, live):
+            try:
+                await self.client.delete(CONTROLLERREVISIONS, podutil.name_of(h), podutil.namespace_of(h))
+            except NotFound:
+                pass
