@@ -26,6 +26,7 @@ from apiserver.registry.printers.format import human_duration, parse_time, rfc33
 __all__ = [
     "INCLUDE_OBJECT_POLICIES",
     "column_definitions",
+    "crd_printer_columns",
     "custom_columns",
     "custom_row",
     "row",
@@ -60,6 +61,15 @@ def custom_columns(printer_columns: list[dict] | tuple[dict, ...]) -> list[dict]
         columns.append(col(str(pc.get("name", "")), str(pc.get("type", "string")), description,
                            priority=int(pc.get("priority") or 0), format_=str(pc.get("format") or "")))
     return columns
+
+
+def crd_printer_columns(crd: dict, version: str) -> list[dict]:
+    """A CRD version's `additionalPrinterColumns` (an empty list when it has none, which
+    `custom_columns` turns into the default Age column); pass the result as `printer_columns`."""
+    for v in (crd.get("spec") or {}).get("versions") or []:
+        if isinstance(v, dict) and v.get("name") == version:
+            return [c for c in v.get("additionalPrinterColumns") or [] if isinstance(c, dict)]
+    return []
 
 
 def _go_text(value: Any) -> str:
@@ -146,12 +156,12 @@ def row(resource: ResourceInfo, obj: dict, now: dt.datetime, printer_columns: li
 
 
 def validate_include_object(value: str | None) -> str:
-    """The `includeObject` query parameter: `None`, `Metadata` (the default) or `Object`."""
+    """The `includeObject` query parameter: `None`, `Metadata` (the default) or `Object`.
+    Anything else raises ValueError with Kubernetes' message, for a 400 BadRequest Status."""
     if value in (None, ""):
         return "Metadata"
     if value not in INCLUDE_OBJECT_POLICIES:
-        raise ValueError(f'includeObject: Unsupported value: "{value}": supported values: '
-                         '"Metadata", "None", "Object"')
+        raise ValueError(f"unrecognized includeObject value: {value!r}".replace("'", '"'))
     return value
 
 

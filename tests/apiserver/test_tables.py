@@ -471,6 +471,19 @@ def test_rbac_bindings_and_default_table_kinds():
             "admin", "2025-12-31T10:00:00Z"]
 
 
+@pytest.mark.parametrize(("param_ref", "text"), [
+    (None, "<unset>"),
+    ({"name": "cfg", "namespace": "ns1"}, "ns1/cfg"),
+    ({"name": "cfg"}, "*/cfg"),
+    ({"selector": {"matchLabels": {"app": "x"}}},
+     "&LabelSelector{MatchLabels:map[string]string{app: x,},MatchExpressions:[]LabelSelectorRequirement{},}"),
+])
+def test_validating_admission_policy_binding_param_ref(param_ref, text):
+    spec = {"policyName": "p"} | ({"paramRef": param_ref} if param_ref else {})
+    row = by_column("validatingadmissionpolicybindings", {"metadata": {"name": "b"}, "spec": spec})
+    assert (row["PolicyName"], row["ParamRef"]) == ("p", text)
+
+
 def test_csr_priorityclass_apiservice():
     csr = {"metadata": {"name": "node-csr", "creationTimestamp": ago(5)},
            "spec": {"signerName": "kubernetes.io/kube-apiserver-client", "username": "alice",
@@ -552,6 +565,13 @@ def test_custom_columns_and_rows():
         "r1", 3, "False", "web:2", False, 2.0, '{"b":"c","example.com/team":"a"}', "a", "90s"]
     missing = {"metadata": {"name": "r2"}, "spec": {"replicas": "three"}}
     assert tables.row(crd_resource, missing, NOW, PRINTER_COLUMNS) == ["r2"] + [None] * 8
+
+
+def test_crd_printer_columns_by_version():
+    crd = {"spec": {"versions": [{"name": "v1", "additionalPrinterColumns": PRINTER_COLUMNS[:2]},
+                                 {"name": "v2"}]}}
+    assert tables.crd_printer_columns(crd, "v1") == PRINTER_COLUMNS[:2]
+    assert tables.crd_printer_columns(crd, "v2") == []
 
 
 def test_custom_resource_without_printer_columns_shows_age():

@@ -418,9 +418,9 @@ def _hpa_metrics(obj: dict) -> str:
     specs = _list(spec.get("metrics"))
     statuses = _list(status.get("currentMetrics"))
     if not specs and ("targetCPUUtilizationPercentage" in spec or str(obj.get("apiVersion", "")) == "autoscaling/v1"):
-        target = _int(spec.get("targetCPUUtilizationPercentage"), 80)
+        cpu_target = _int(spec.get("targetCPUUtilizationPercentage"), 80)
         specs = [{"type": "Resource", "resource": {"name": "cpu", "target": {
-            "type": "Utilization", "averageUtilization": target}}}]
+            "type": "Utilization", "averageUtilization": cpu_target}}}]
         current = status.get("currentCPUUtilizationPercentage")
         statuses = [{"type": "Resource", "resource": {"name": "cpu", "current": {
             "averageUtilization": current}}}] if current is not None else []
@@ -922,8 +922,24 @@ def _vapb_row(obj: dict, now: dt.datetime) -> list:
     ref = spec.get("paramRef")
     param = "<unset>"
     if isinstance(ref, dict):
-        param = f"{ref['namespace']}/{ref.get('name', '')}" if ref.get("namespace") else str(ref.get("name", ""))
+        if ref.get("name"):
+            # a name without a namespace may be cluster-scoped or any namespace's: Kubernetes writes */
+            param = f"{ref.get('namespace') or '*'}/{ref['name']}"
+        elif isinstance(ref.get("selector"), dict):
+            param = go_label_selector_struct(ref["selector"])
     return [_name(obj), spec.get("policyName", ""), param, _age(obj, now)]
+
+
+def go_label_selector_struct(selector: dict) -> str:
+    """Go's generated `LabelSelector.String()` (a struct dump), which the binding printer uses."""
+    labels = _dict(selector.get("matchLabels"))
+    label_text = "".join(f"{k}: {labels[k]}," for k in sorted(labels))
+    exprs = "".join(
+        f"LabelSelectorRequirement{{Key:{e.get('key', '')},Operator:{e.get('operator', '')},"
+        f"Values:[{' '.join(str(v) for v in _list(e.get('values')))}],}},"
+        for e in _list(selector.get("matchExpressions")) if isinstance(e, dict))
+    return (f"&LabelSelector{{MatchLabels:map[string]string{{{label_text}}},"
+            f"MatchExpressions:[]LabelSelectorRequirement{{{exprs}}},}}")
 
 
 def _flow_schema_row(obj: dict, now: dt.datetime) -> list:
