@@ -156,6 +156,13 @@ def _dedupe_scalars(s: list[Any]) -> list[Any]:
 
 def _go_stable_sort(data: list[Any], less: Callable[[Any, Any], bool]) -> None:
     n = len(data)
+    if n <= 20:  # Go sorts short slices by insertion sort alone
+        for i in range(1, n):
+            j = i
+            while j > 0 and less(data[j], data[j - 1]):
+                data[j], data[j - 1] = data[j - 1], data[j]
+                j -= 1
+        return
 
     def lt(i: int, j: int) -> bool:
         return less(data[i], data[j])
@@ -317,7 +324,8 @@ def _normalize_element_order(patch: list[Any], server_only: list[Any], patch_ord
 
 
 def _partition_primitives(items: list[Any], by: list[Any]) -> tuple[list[Any], list[Any]]:
-    inside, outside = [], []
+    inside: list[Any] = []
+    outside: list[Any] = []
     for v in items:
         (inside if any(_same(v, b) for b in by) else outside).append(v)
     return inside, outside
@@ -333,7 +341,8 @@ def _find_by_key(items: list[Any], key: str, value: Any) -> int:
 
 
 def _partition_maps(items: list[Any], by: list[Any], merge_key: str) -> tuple[list[Any], list[Any]]:
-    inside, outside = [], []
+    inside: list[Any] = []
+    outside: list[Any] = []
     for v in items:
         if not isinstance(v, dict):
             raise _bad_arg_type({}, v)
