@@ -764,8 +764,9 @@ def fake_api():
                     self.wfile.write(json.dumps({"type": "MODIFIED", "object": t}).encode() + b"\n")
                     self.wfile.flush()
                 return None
+            include = "Object" if "includeObject=Object" in query else "Metadata"
             return self._json(tables.table(resource, objects[plural], now=now, resource_version="7",
-                                           printer_columns=columns, group_version=version))
+                                           printer_columns=columns, group_version=version, include_object=include))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -802,6 +803,11 @@ job-x   0/2     Completed          0             10m   <none>     <none>   <none
 NAMESPACE   NAME    READY   STATUS             RESTARTS      AGE   LABELS
 default     web-1   0/1     CrashLoopBackOff   3 (10s ago)   10m   app=web
 default     job-x   0/2     Completed          0             10m   <none>
+"""),
+    (("get", "pods", "--sort-by=.spec.containers[0].name"), """\
+NAME    READY   STATUS             RESTARTS      AGE
+job-x   0/2     Completed          0             10m
+web-1   0/1     CrashLoopBackOff   3 (10s ago)   10m
 """),
     (("get", "svc"), """\
 NAME   TYPE           CLUSTER-IP   EXTERNAL-IP   PORT(S)        AGE
