@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -41,9 +40,9 @@ from apimachinery import schema as model_schema
 from apimachinery.resources import ResourceInfo, Subresource
 from apiserver.discovery import GIT_VERSION, api_group_list
 
-log = logging.getLogger(__name__)
-
 Schema = dict[str, Any]
+# Custom kinds' openAPIV3Schema, keyed by (group, version, kind) or by kind.
+SchemaSource = Mapping[Any, Schema] | None
 
 META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
@@ -295,7 +294,7 @@ def _scalar(model: str, f: _Field, type_string: str) -> Schema:
     if type_string == "str":
         return _ref(QUANTITY) if (model, f.json) in _QUANTITY_FIELDS else {"type": "string"}
     if type_string == "int":
-        return {"type": "integer", "format": "int32"}
+        return {"type": "integer"}  # the client does not say int32 or int64: no format rather than a wrong one
     if type_string == "float":
         return {"type": "number", "format": "double"}
     if type_string == "bool":
@@ -648,10 +647,13 @@ def _in_group_version(registry: Iterable[ResourceInfo], group: str, version: str
     return sorted((r for r in registry if r.group == group and r.version == version), key=lambda r: r.plural)
 
 
-def _crd_schema(r: ResourceInfo, schemas: Mapping[str, Schema] | None) -> Schema | None:
-    """A custom kind's openAPIV3Schema: from `schemas` (by kind) or the entry's `openapi_schema`."""
-    if schemas and r.kind in schemas:
-        return schemas[r.kind]
+def _crd_schema(r: ResourceInfo, schemas: SchemaSource) -> Schema | None:
+    """A custom kind's openAPIV3Schema: from `schemas` (keyed by (group, version, kind) or by kind
+    alone) or the entry's `openapi_schema` attribute (for a ResourceInfo subclass)."""
+    if schemas:
+        for key in ((r.group, r.version, r.kind), r.kind):
+            if key in schemas:
+                return schemas[key]
     found = getattr(r, "openapi_schema", None)
     return found if isinstance(found, dict) else None
 
@@ -830,12 +832,12 @@ def _input_digest(resources: list[ResourceInfo], crd: Mapping[str, Schema | None
     return h.hexdigest().upper()
 
 
-def _crd_inputs(resources: list[ResourceInfo], schemas: Mapping[str, Schema] | None) -> dict[str, Schema | None]:
+def _crd_inputs(resources: list[ResourceInfo], schemas: SchemaSource) -> dict[str, Schema | None]:
     return {r.kind: _crd_schema(r, schemas) for r in resources if _model_for(r.group, r.version, r.kind) is None}
 
 
 def document_hash(registry: Iterable[ResourceInfo], group: str, version: str,
-                  schemas: Mapping[str, Schema] | None = None) -> str | None:
+                  schemas: SchemaSource = None) -> str | None:
     """The hash (ETag) `openapi_v3_document` would give, without building the document."""
     resources = _in_group_version(registry, group, version)
     if not resources:
@@ -844,7 +846,7 @@ def document_hash(registry: Iterable[ResourceInfo], group: str, version: str,
 
 
 def openapi_v3_document(registry: Iterable[ResourceInfo], group: str, version: str,
-                        schemas: Mapping[str, Schema] | None = None) -> tuple[bytes, str] | None:
+                        schemas: SchemaSource = None) -> tuple[bytes, str] | None:
     """`GET /openapi/v3/apis/<group>/<version>` (or `api/v1`): the JSON document and its hash
     (send it as `ETag: "<hash>"`; answer 304 to a matching `If-None-Match`). None when the
     group-version is not served. `schemas` gives custom kinds' openAPIV3Schema by kind."""
@@ -877,7 +879,7 @@ def _discovery_schemas(*models: str) -> dict[str, Schema]:
 
 
 def openapi_v3_path_document(registry: Iterable[ResourceInfo], path: str,
-                             schemas: Mapping[str, Schema] | None = None) -> tuple[bytes, str] | None:
+                             schemas: SchemaSource = None) -> tuple[bytes, str] | None:
     """Any path the index lists: `api/v1`, `apis/<g>/<v>`, and the small `api`, `apis`,
     `apis/<g>`, `version` documents. None when unknown."""
     path = path.strip("/")
@@ -906,7 +908,7 @@ def openapi_v3_path_document(registry: Iterable[ResourceInfo], path: str,
     return body, hashlib.sha512(body).hexdigest().upper()
 
 
-def openapi_v3_index(registry: Iterable[ResourceInfo], schemas: Mapping[str, Schema] | None = None) -> Schema:
+def openapi_v3_index(registry: Iterable[ResourceInfo], schemas: SchemaSource = None) -> Schema:
     """`GET /openapi/v3`: every document's path with its `serverRelativeURL` carrying the hash."""
     registry = list(registry)
     paths: dict[str, Schema] = {}
@@ -928,7 +930,7 @@ def openapi_v3_index(registry: Iterable[ResourceInfo], schemas: Mapping[str, Sch
     return {"paths": dict(sorted(paths.items()))}
 
 
-def warm(registry: Iterable[ResourceInfo], schemas: Mapping[str, Schema] | None = None) -> int:
+def warm(registry: Iterable[ResourceInfo], schemas: SchemaSource = None) -> int:
     """Build every document once (imports the client's models: ~0.5 s for the built-ins), so
     that no request pays for it. Blocking: run it in a thread (`asyncio.to_thread`) at start.
     Returns the total size of the documents in bytes."""

@@ -342,3 +342,19 @@ def test_model_lookup_agrees_with_apimachinery_schema(registry: Registry) -> Non
     for r in registry:
         for kind in (r.kind, r.list_kind):
             assert openapi._model_for(r.group, r.version, kind) == model_schema.model_for(r.group, r.version, kind)
+
+
+def test_custom_schemas_keyed_by_group_version_kind_do_not_collide(registry: Registry) -> None:
+    other = ResourceInfo("other.example.org", "v1", "CronTab", "crontabs")
+    registry.add(CRONTAB)
+    registry.add(other)
+    schemas = {("stable.example.com", "v1", "CronTab"): CRONTAB_SCHEMA,
+               ("other.example.org", "v1", "CronTab"): {"type": "object", "properties": {"when": {"type": "string"}}}}
+    stable = load(registry, "stable.example.com", "v1", schemas)
+    assert "cronSpec" in str(stable["components"]["schemas"]["com.example.stable.v1.CronTab"])
+    org = load(registry, "other.example.org", "v1", schemas)
+    assert walk(org, "org.example.other.v1.CronTab", "when") == {"type": "string"}
+    index = openapi.openapi_v3_index(registry, schemas)["paths"]
+    found = openapi.openapi_v3_document(registry, "other.example.org", "v1", schemas)
+    assert found is not None
+    assert index["apis/other.example.org/v1"]["serverRelativeURL"].endswith(f"hash={found[1]}")
