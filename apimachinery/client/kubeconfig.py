@@ -78,12 +78,15 @@ class KubeConfig:
         """The TLS context for this cluster and user; None for a plain-http server."""
         if not self.is_https:
             return None
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        # With a cluster CA, trust only it (as client-go does); else the system's CAs.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if self.insecure_skip_tls_verify:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
         elif self.ca_data:
             ctx.load_verify_locations(cadata=self.ca_data.decode())
+        else:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
         if self.client_cert_data and self.client_key_data:
             _load_cert_chain(ctx, self.client_cert_data, self.client_key_data)
         return ctx

@@ -325,7 +325,8 @@ def _reconcile_metrics(controller: str, registry: metrics.Registry) -> _Reconcil
 
 
 async def process_one(queue: WorkQueue, reconcile: Reconcile, key: Hashable, *, controller: str,
-                      logger: logging.Logger = log, registry: metrics.Registry | None = None) -> None:
+                      logger: logging.Logger = log, registry: metrics.Registry | None = None,
+                      tracer: trace.Tracer | None = None) -> None:
     """Reconcile one key taken from `queue` and decide what becomes of it: forgotten on
     success, re-added with backoff on error or `requeue`, re-added later on `requeue_after`.
     The caller calls `queue.done(key)`."""
@@ -334,7 +335,7 @@ async def process_one(queue: WorkQueue, reconcile: Reconcile, key: Hashable, *, 
     token = _reconcile_id.set(rid)
     started = time.monotonic()
     try:
-        with _tracer.start_as_current_span(
+        with (tracer or _tracer).start_as_current_span(
             f"reconcile {controller}",
             attributes={"mizzen.controller": controller, "mizzen.key": str(key), "mizzen.reconcile_id": rid},
             record_exception=False, set_status_on_exception=False,
@@ -373,7 +374,8 @@ async def process_one(queue: WorkQueue, reconcile: Reconcile, key: Hashable, *, 
 
 
 async def run_workers(queue: WorkQueue, reconcile: Reconcile, workers: int = 1, *, name: str | None = None,
-                      logger: logging.Logger = log, registry: metrics.Registry | None = None) -> None:
+                      logger: logging.Logger = log, registry: metrics.Registry | None = None,
+                      tracer: trace.Tracer | None = None) -> None:
     """Run `workers` concurrent workers on `queue` until it is shut down and drained.
 
     Each worker takes a key, calls `reconcile(key)` inside a span `reconcile <name>`, and
@@ -388,7 +390,8 @@ async def run_workers(queue: WorkQueue, reconcile: Reconcile, workers: int = 1, 
             except ShutDown:
                 return
             try:
-                await process_one(queue, reconcile, key, controller=controller, logger=logger, registry=registry)
+                await process_one(queue, reconcile, key, controller=controller, logger=logger, registry=registry,
+                                  tracer=tracer)
             finally:
                 queue.done(key)
 
