@@ -213,14 +213,16 @@ def pod_limits(containers: Iterable[Mapping], pids_max: int | None = None) -> Cg
 
 
 def detect_version(root: str = CGROUP_ROOT) -> int:
-    """2 when ``root`` (or its ``unified`` mount) is cgroup2 with controllers, else 1.
+    """2 when ``root`` (or its ``unified`` mount) is cgroup2 holding the controllers pods
+    need (cpu, memory, pids), else 1.
 
-    On this kind of machine the hybrid layout has an empty cgroup2 at ``unified``: that is v1.
+    On this kind of machine the hybrid layout has a cgroup2 at ``unified`` with no controller
+    (or only ones v1 does not mount, such as hugetlb): that is v1.
     """
     for cand in (root, os.path.join(root, "unified")):
         try:
             with open(os.path.join(cand, "cgroup.controllers")) as f:
-                if f.read().split():
+                if {"cpu", "memory", "pids"} <= set(f.read().split()):
                     return 2
         except OSError:
             continue

@@ -180,12 +180,9 @@ def _cap_mask(names: frozenset[str]) -> int:
     return mask
 
 
-def drop_capabilities(keep: frozenset[str], keep_effective: bool = True) -> None:
-    """Drop every capability outside ``keep`` from the bounding set, then set the effective,
-    permitted and inheritable sets to ``keep`` (or to nothing when ``keep_effective`` is false,
-    e.g. for a non-root user, which gets capabilities only through file capabilities)."""
-    top = last_cap()
-    for cap in range(top + 1):
+def drop_bounding_set(keep: frozenset[str]) -> None:
+    """Remove every capability outside ``keep`` from the bounding set (needs CAP_SETPCAP)."""
+    for cap in range(last_cap() + 1):
         name = CAPABILITIES[cap] if cap < len(CAPABILITIES) else None
         if name is None or name not in keep:
             try:
@@ -193,6 +190,11 @@ def drop_capabilities(keep: frozenset[str], keep_effective: bool = True) -> None
             except OSError as exc:
                 if exc.errno != 22:  # EINVAL: capability unknown to this kernel
                     raise
+
+
+def drop_capabilities(keep: frozenset[str], keep_effective: bool = True) -> None:
+    """Clear the ambient set and set the effective, permitted and inheritable sets to ``keep``
+    (or to nothing when ``keep_effective`` is false, e.g. for a non-root user)."""
     try:
         prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
     except OSError:

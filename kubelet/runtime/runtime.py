@@ -71,7 +71,12 @@ class ContainerNotFound(RuntimeError_):
 
 
 class StartFailed(RuntimeError_):
-    """The container process could not be started (reason StartError, exit code 128)."""
+    """The container process could not be started (reason StartError, exit code 128); the
+    container stays listed, exited, until it is removed."""
+
+    def __init__(self, message: str, container_id: str = "") -> None:
+        super().__init__(message)
+        self.container_id = container_id
 
 
 # --------------------------------------------------------------------------- data
@@ -326,9 +331,9 @@ class Runtime:
         finally:
             conn.close()
         if reply is None:
-            raise StartFailed(f"container {cid}: the shim exited without an answer (see {cdir}/shim.log)")
+            raise StartFailed(f"container {cid}: the shim exited without an answer (see {cdir}/shim.log)", cid)
         if "error" in reply:
-            raise StartFailed(reply["error"])
+            raise StartFailed(reply["error"], cid)
         return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
 
     def _status_sync(self, cid: str) -> ContainerStatus | None:

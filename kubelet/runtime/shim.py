@@ -270,17 +270,21 @@ def setup_rootfs(cfg: dict[str, Any]) -> None:
 
 
 def apply_identity(cfg: dict[str, Any]) -> None:
-    """Capabilities, no_new_privs, groups, gid and uid, in the order the kernel requires:
-    the bounding set needs CAP_SETPCAP, so it is dropped before the uid changes."""
+    """Capabilities, groups, gid, uid and no_new_privs, in the order the kernel allows:
+    the bounding set is dropped while we still hold CAP_SETPCAP, the ids change while we still
+    hold CAP_SETUID/CAP_SETGID, and only then are the process's own sets narrowed.  A non-root
+    user ends with empty effective and permitted sets (as with containerd)."""
     privileged = cfg.get("privileged", False)
     keep = frozenset(cfg.get("capabilities") or [])
     uid = cfg.get("uid") or 0
     gid = cfg.get("gid") if cfg.get("gid") is not None else (uid if cfg.get("uid") else 0)
     if not privileged:
-        linux.drop_capabilities(keep, keep_effective=True)
+        linux.drop_bounding_set(keep)
     os.setgroups(list(cfg.get("supplemental_groups") or []))
     os.setgid(gid)
     os.setuid(uid)
+    if not privileged:
+        linux.drop_capabilities(keep, keep_effective=uid == 0)
     if cfg.get("no_new_privs"):
         linux.set_no_new_privs()
 

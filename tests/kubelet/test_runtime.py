@@ -1,0 +1,391 @@
+"""The container runtime with real processes: isolation, limits, logs, exit codes, stop,
+exec, security context, adoption after the kubelet is killed, and complete cleanup.
+
+Every test gets its own ``Runtime`` (named ``mizzen-test-<random>``) and checks at teardown
+that none of its cgroups, mounts, network namespaces or processes remain."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kubelet.images import ImageStore
+from kubelet.runtime import (
+    ContainerSpec,
+    ImageNotPresent,
+    Mount,
+    Runtime,
+    SecurityContext,
+    StartFailed,
+    merge_image_config,
+)
+from kubelet.runtime import shim as shim_mod
+
+pytestmark = [
+    pytest.mark.root,
+    pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/bin/busybox"),
+                       reason="needs root and busybox-static"),
+]
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CRI_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (stdout|stderr) (F|P) (.*)$")
+
+
+@pytest.fixture(scope="module")
+def image_store(tmp_path_factory) -> ImageStore:
+    store = ImageStore(str(tmp_path_factory.mktemp("images")))
+    store.ensure_busybox()
+    return store
+
+
+def _processes(rt: Runtime) -> list[tuple[int, int | None]]:
+    out = []
+    for cid in os.listdir(rt.containers_dir):
+        try:
+            st = shim_mod.read_json(os.path.join(rt.containers_dir, cid, "state.json"))
+        except (OSError, ValueError):
+            continue
+        for key in ("pid", "shim_pid"):
+            if st.get(key):
+                out.append((st[key], st.get(key.replace("pid", "start"))))
+    return out
+
+
+def assert_nothing_left(rt: Runtime, procs: list[tuple[int, int | None]]) -> None:
+    assert not rt.cgroups.exists(""), "cgroup subtree left behind"
+    netns_left = [n for n in os.listdir("/run/netns") if n.startswith(rt.name)] if os.path.isdir("/run/netns") else []
+    assert netns_left == []
+    with open("/proc/self/mountinfo") as f:
+        mounts = [ln.split()[4] for ln in f]
+    assert [m for m in mounts if rt.name in m or m.startswith(rt.data_dir)] == []
+    for pid, start in procs:
+        assert not Runtime._alive(pid, start), f"process {pid} still running"
+    assert os.listdir(rt.containers_dir) == []
+
+
+@pytest.fixture
+async def rt(tmp_path, image_store):
+    r = Runtime(str(tmp_path / "node"), images=image_store, name=f"mizzen-test-{secrets.token_hex(4)}")
+    await r.start()
+    try:
+        yield r
+    finally:
+        procs = _processes(r)
+        try:
+            await r.cleanup_all()
+        finally:
+            await r.close()
+        assert_nothing_left(r, procs)
+
+
+def spec(command: list[str], **kw) -> ContainerSpec:
+    base = dict(pod_uid="u1", pod_name="pod-a", namespace="default", name="c", image="busybox")
+    base.update(kw)
+    return ContainerSpec(command=command, **base)
+
+
+def log_lines(path: str) -> list[tuple[str, str, str]]:
+    out = []
+    with open(path) as f:
+        for line in f.read().splitlines():
+            m = CRI_LINE.match(line)
+            assert m, f"not a CRI log line: {line!r}"
+            out.append((m.group(1), m.group(2), m.group(3)))
+    return out
+
+
+def texts(path: str) -> list[str]:
+    return [t for _s, _f, t in log_lines(path)]
+
+
+def read_text(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
+def logged(path: str, needle: str) -> bool:
+    return os.path.exists(path) and any(needle in t for t in texts(path))
+
+
+async def wait_for_log(path: str, needle: str, within: float = 20) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if logged(path, needle):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{needle!r} never appeared in {path}")
+
+
+async def test_isolation_pid_hostname_mounts_network(rt: Runtime, tmp_path) -> None:
+    ns = await rt.create_pod_netns("u1")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n10.0.0.5 pod-a\n")
+    script = ("echo pid=$$; hostname; echo procs=$(ls -d /proc/[0-9]* | wc -l); "
+              "cut -d' ' -f2 /proc/mounts; echo net=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '); "
+              "cat /etc/hosts")
+    h = await rt.start_container(spec(["sh", "-c", script], netns_path=ns,
+                                      mounts=[Mount(str(hosts), "/etc/hosts", readonly=True)]))
+    st = await rt.wait_container(h.id, 30)
+    assert (st.state, st.exit_code, st.reason) == ("exited", 0, "Completed")
+    out = texts(h.log_path)
+    assert out[0] == "pid=1"
+    assert out[1] == "pod-a"
+    assert 2 <= int(out[2].removeprefix("procs=")) <= 4   # sh, its subshell, ls, wc: no host process
+    mounts = set(out[3:out.index(next(x for x in out if x.startswith("net=")))])
+    assert {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/sys", "/etc/hosts"} <= mounts
+    assert not {m for m in mounts if m.startswith(("/sys/fs/cgroup", "/work", "/tmp", "/run", "/boot"))}
+    assert "net=lo" in out
+    assert out[-2:] == ["127.0.0.1 localhost", "10.0.0.5 pod-a"]
+    await rt.remove_container(h.id)
+    await rt.delete_pod_netns("u1")
+    assert ns not in read_text("/proc/self/mountinfo")
+
+
+async def test_exit_code_and_cri_log(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "echo out; echo err >&2; "
+                                       "head -c 20000 /dev/zero | tr '\\0' a; echo; printf partial; exit 3"]))
+    st = await rt.wait_container(h.id, 30)
+    assert (st.state, st.exit_code, st.reason) == ("exited", 3, "Error")
+    assert st.started_at <= st.finished_at
+    lines = log_lines(h.log_path)
+    assert ("stdout", "F", "out") in lines and ("stderr", "F", "err") in lines
+    stdout = [x for x in lines if x[0] == "stdout"]
+    assert [(s, f, len(t)) for s, f, t in stdout[1:3]] == [("stdout", "P", 16384), ("stdout", "F", 20000 - 16384)]
+    assert stdout[-1] == ("stdout", "F", "partial")
+    assert h.log_path.endswith("/default_pod-a_u1/c/0.log")
+
+
+async def test_start_errors_are_reported_as_start_error(rt: Runtime) -> None:
+    with pytest.raises(StartFailed, match=r'exec: "nosuchcmd": executable file not found in \$PATH') as exc:
+        await rt.start_container(spec(["nosuchcmd"]))
+    st = await rt.container_status(exc.value.container_id)
+    assert (st.state, st.exit_code, st.reason) == ("exited", 128, "StartError")
+    assert "executable file not found" in st.message
+    with pytest.raises(StartFailed, match="no such file or directory"):
+        await rt.start_container(spec(["/no/such/binary"], name="c2"))
+    with pytest.raises(StartFailed, match="chdir"):
+        await rt.start_container(spec(["true"], name="c3", working_dir="/etc/passwd"))
+    with pytest.raises(ImageNotPresent, match="is not present"):
+        await rt.start_container(spec(["true"], name="c4", image="example.com/absent:1"))
+
+
+async def test_memory_limit_oom_killed(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"],
+                                      resources={"limits": {"memory": "20Mi"}}))
+    st = await rt.wait_container(h.id, 60)
+    assert (st.state, st.exit_code, st.reason) == ("exited", 137, "OOMKilled")
+
+
+async def test_cpu_limit_throttles(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "while :; do :; done"],
+                                      resources={"limits": {"cpu": "50m"}, "requests": {"cpu": "10m"}}))
+    deadline = time.monotonic() + 20
+    stats = await rt.container_stats(h.id)
+    while stats.nr_throttled < 3 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+        stats = await rt.container_stats(h.id)
+    assert stats.nr_throttled >= 3
+    assert stats.cpu_usage_ns > 0
+    st = await rt.stop_container(h.id, 0)
+    assert (st.state, st.exit_code) == ("exited", 137)
+
+
+async def test_pids_limit(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "for i in 1 2 3 4 5 6 7 8; do sleep 60 & done; sleep 60"],
+                                      pids_limit=4))
+    await wait_for_log(h.log_path, "can't fork")
+    pids_dir = rt.cgroups.paths(rt.container_cgroup(h.id)).for_controller("pids")
+    assert read_text(os.path.join(pids_dir, "pids.max")).strip() == "4"
+    stats = await rt.container_stats(h.id)
+    assert stats.pids <= 4
+    await rt.stop_container(h.id, 0)
+
+
+async def test_stop_sigterm_ignored_is_killed_after_grace(rt: Runtime) -> None:
+    # PID 1 without a SIGTERM handler never sees SIGTERM: only the cgroup kill ends it
+    h = await rt.start_container(spec(["sleep", "1000"]))
+    st = await rt.stop_container(h.id, 0.3)
+    assert (st.state, st.exit_code, st.reason) == ("exited", 137, "Error")
+    assert (await rt.stop_container(h.id, 1)).state == "exited"
+
+
+async def test_stop_sigterm_trapped_exits_gracefully(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "trap 'echo terminating; exit 0' TERM; echo ready; "
+                                       "while :; do sleep 0.05; done"]))
+    await wait_for_log(h.log_path, "ready")
+    st = await rt.stop_container(h.id, 30)
+    assert (st.state, st.exit_code, st.reason) == ("exited", 0, "Completed")
+    assert "terminating" in texts(h.log_path)
+
+
+async def test_exec_in_container(rt: Runtime) -> None:
+    ns = await rt.create_pod_netns("u1")
+    h = await rt.start_container(spec(["sleep", "1000"], netns_path=ns, env=["FROM_SPEC=yes"]))
+    r = await rt.exec_in_container(h.id, ["sh", "-c", "echo $$ $(hostname) $FROM_SPEC; cat /proc/1/cmdline | tr '\\0' ' '; echo; cat"],
+                                   stdin=b"from stdin\n", timeout=20)
+    assert r.exit_code == 0 and not r.timed_out
+    first, second, third = r.stdout.decode().splitlines()
+    pid, host, env = first.split()
+    assert pid != "1" and host == "pod-a" and env == "yes"
+    assert second.strip() == "sleep 1000"
+    assert third == "from stdin"
+    r = await rt.exec_in_container(h.id, ["sh", "-c", "echo oops >&2; exit 7"], timeout=20)
+    assert (r.exit_code, r.stderr) == (7, b"oops\n")
+    r = await rt.exec_in_container(h.id, ["sleep", "30"], timeout=0.3)
+    assert r.timed_out
+    with pytest.raises(StartFailed, match="executable file not found"):
+        await rt.exec_in_container(h.id, ["nosuchcmd"], timeout=20)
+    await rt.stop_container(h.id, 0)
+    with pytest.raises(StartFailed, match="not running"):
+        await rt.exec_in_container(h.id, ["true"], timeout=20)
+
+
+async def test_security_context(rt: Runtime) -> None:
+    status = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status | tr -d '\\t'"
+    h = await rt.start_container(spec(["sh", "-c", f"id -u; id -g; {status}"], name="user",
+                                      security=SecurityContext(run_as_user=65534, run_as_group=65534)))
+    await rt.wait_container(h.id, 30)
+    assert texts(h.log_path) == ["65534", "65534", "CapEff:0000000000000000", "CapBnd:00000000a80425fb",
+                                 "NoNewPrivs:1"]
+    h = await rt.start_container(spec(["sh", "-c", status], name="caps", security=SecurityContext(
+        capabilities_drop=["ALL"], capabilities_add=["NET_ADMIN"])))
+    await rt.wait_container(h.id, 30)
+    assert texts(h.log_path) == ["CapEff:0000000000001000", "CapBnd:0000000000001000", "NoNewPrivs:1"]
+    h = await rt.start_container(spec(["sh", "-c", "touch /x || echo ro-root; touch /tmp/x || echo ro-tmp"],
+                                      name="ro", security=SecurityContext(read_only_root_filesystem=True)))
+    await rt.wait_container(h.id, 30)
+    assert "ro-root" in texts(h.log_path) and "ro-tmp" in texts(h.log_path)
+    h = await rt.start_container(spec(["sh", "-c", f"{status}; touch /sys/x 2>&1 | grep -c Read-only"],
+                                      name="priv", security=SecurityContext(privileged=True)))
+    await rt.wait_container(h.id, 30)
+    out = texts(h.log_path)
+    assert out[1] == own_status("CapBnd")        # everything the host itself may have
+    assert out[2] == "NoNewPrivs:0" and out[3] == "0"
+
+
+def own_status(field: str) -> str:
+    with open("/proc/self/status") as f:
+        return next(ln.strip().replace("\t", "") for ln in f if ln.startswith(field + ":"))
+
+
+async def test_volumes_read_only_and_read_write(rt: Runtime, tmp_path) -> None:
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    (ro / "config").write_text("v1\n")
+    h = await rt.start_container(spec(
+        ["sh", "-c", "cat /etc/app/config; echo written > /data/out; echo x > /etc/app/new || echo denied"],
+        mounts=[Mount(str(rw), "/data"), Mount(str(ro), "/etc/app", readonly=True)]))
+    st = await rt.wait_container(h.id, 30)
+    assert st.exit_code == 0
+    assert texts(h.log_path)[0] == "v1" and "denied" in texts(h.log_path)
+    assert (rw / "out").read_text() == "written\n"
+    assert not (ro / "new").exists()
+
+
+async def test_stats_and_pod_cgroup(rt: Runtime) -> None:
+    containers = [{"resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}}]
+    parent = await rt.ensure_pod_cgroup("u2", "Burstable", containers)
+    assert parent == "burstable/podu2"
+    h = await rt.start_container(spec(["sh", "-c", "head -c 2000000 /dev/urandom > /dev/shm/blob; sleep 1000"],
+                                      pod_uid="u2", cgroup_parent=parent, resources=containers[0]["resources"]))
+    deadline = time.monotonic() + 20
+    stats = await rt.container_stats(h.id)
+    while stats.memory_usage_bytes < 1_000_000 and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        stats = await rt.container_stats(h.id)
+    assert stats.memory_usage_bytes >= 1_000_000
+    assert stats.memory_working_set_bytes > 0 and stats.pids >= 1 and stats.cpu_usage_ns > 0
+    assert rt.container_cgroup(h.id).startswith("burstable/podu2/")
+    if rt.cgroups.version == 1:
+        mem = rt.cgroups.paths(parent).dirs["memory"]
+        assert int(read_text(os.path.join(mem, "memory.limit_in_bytes"))) == 64 * 2**20
+    await rt.stop_container(h.id, 0)
+    await rt.remove_container(h.id)
+    await rt.remove_pod_cgroup("u2", "Burstable")
+    assert not rt.cgroups.exists(parent)
+
+
+KUBELET = """
+import asyncio, sys
+from kubelet.images import ImageStore
+from kubelet.runtime import ContainerSpec, Runtime
+
+async def main():
+    rt = Runtime(sys.argv[1], images=ImageStore(sys.argv[2]), name=sys.argv[3])
+    await rt.start()
+    ns = await rt.create_pod_netns("u9")
+    h = await rt.start_container(ContainerSpec(pod_uid="u9", pod_name="survivor", namespace="default",
+        name="c", image="busybox", command=["sh", "-c", "echo started; exec sleep 1000"], netns_path=ns))
+    print(h.id, flush=True)
+    await asyncio.sleep(1000)
+
+asyncio.run(main())
+"""
+
+
+async def test_adopts_running_container_after_kubelet_kill9(rt: Runtime) -> None:
+    env = {**os.environ, "PYTHONPATH": REPO}
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", KUBELET, rt.data_dir, rt.images.root,
+                                                rt.name, stdout=subprocess.PIPE, env=env, cwd=REPO)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        cid = line.decode().strip()
+        assert len(cid) == 64, line
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    # a new runtime on the same data dir: what a restarted kubelet does
+    again = Runtime(rt.data_dir, images=rt.images)
+    assert again.name == rt.name
+    (st,) = [c for c in await again.list_containers() if c.id == cid]
+    assert (st.state, st.pod_name) == ("running", "survivor")
+    assert Runtime._alive(st.pid, shim_mod.proc_start_time(st.pid))
+    await wait_for_log(st.log_path, "started")
+    r = await again.exec_in_container(cid, ["hostname"], timeout=20)
+    assert r.stdout == b"survivor\n"
+    stopped = await again.stop_container(cid, 0.2)
+    assert (stopped.state, stopped.exit_code) == ("exited", 137)
+    await again.close()
+
+
+async def test_cleanup_all_removes_everything(rt: Runtime) -> None:
+    procs = []
+    for pod in ("p1", "p2"):
+        ns = await rt.create_pod_netns(pod)
+        parent = await rt.ensure_pod_cgroup(pod, "BestEffort", [{}])
+        for name in ("a", "b"):
+            h = await rt.start_container(spec(["sh", "-c", "sleep 1000 & sleep 1000"], pod_uid=pod, name=name,
+                                              netns_path=ns, cgroup_parent=parent))
+            procs.append((h.pid, shim_mod.proc_start_time(h.pid)))
+    assert len([c for c in await rt.list_containers() if c.state == "running"]) == 4
+    more = _processes(rt)
+    await rt.cleanup_all()
+    assert_nothing_left(rt, procs + more)
+
+
+def test_merge_image_config() -> None:
+    from kubelet.images.store import Image, ImageConfig
+
+    def img(entry, cmd):
+        return Image(id="sha256:x", repo_tags=[], repo_digests=[], layers=[], diff_ids=[],
+                     config=ImageConfig(entrypoint=entry, cmd=cmd), size=0)
+
+    cases = [
+        (img(None, ["sh"]), None, None, ["sh"]),
+        (img(None, ["sh"]), None, ["-c", "true"], ["-c", "true"]),
+        (img(["/ep"], ["--default"]), None, None, ["/ep", "--default"]),
+        (img(["/ep"], ["--default"]), None, ["--x"], ["/ep", "--x"]),
+        (img(["/ep"], ["--default"]), ["/bin/other"], None, ["/bin/other"]),
+        (img(["/ep"], ["--default"]), ["/bin/other"], ["a"], ["/bin/other", "a"]),
+    ]
+    for image, command, args, expected in cases:
+        assert merge_image_config(image, command, args) == expected
