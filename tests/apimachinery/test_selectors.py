@@ -266,3 +266,48 @@ def test_object_fields_per_kind():
     assert object_fields("Job", {"apiVersion": "batch/v1", "metadata": {"name": "j"},
                                  "status": {"succeeded": 2}})["status.successful"] == "2"
     assert FieldSelector.parse("status.phase=Running,spec.nodeName=n1").matches(object_fields("Pod", pod))
+
+
+# --- against Kubernetes' own parser ----------------------------------------------------------
+# `kubectl apply --prune -l SELECTOR` parses the selector with labels.Parse before it contacts
+# any server, and prints the parser's message; the kubeconfig points at a closed port.
+
+KUBECTL_SELECTORS = [
+    "app=web", "a b", "x foo y", "-abc=x", "app=-web", "x in (a", "x in (a b)", "x in (=)", "x notin", "!a=b",
+    "a>=1", "a<b", "a/b/c", "Ex.com/a", "a,", "a,,b", "=a", "x in ()", "x in (a,,b)", "a=,b", "!!a", "a=(b)",
+    "a" * 64 + "=1", "a=" + "b" * 64, "env in (prod, dev),tier notin (x),!canary,n>3", "a==b,c!=d", "a=b&c",
+    "a!b", "a=b=c", "(a)",
+]
+
+
+@pytest.fixture(scope="module")
+def kubectl_env(tmp_path_factory):
+    import shutil
+
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed")
+    home = tmp_path_factory.mktemp("kubectl-home")
+    (home / "kubeconfig").write_text(
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:1'}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {}}]\n")
+    (home / "cm.json").write_text('{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"}}')
+    return kubectl, home
+
+
+@pytest.mark.parametrize("text", KUBECTL_SELECTORS)
+def test_parse_matches_kubernetes(kubectl_env, text):
+    import subprocess
+
+    kubectl, home = kubectl_env
+    p = subprocess.run([kubectl, "apply", "-f", str(home / "cm.json"), "--prune", "-l", text, "--dry-run=client",
+                        "--validate=false"], capture_output=True, text=True, timeout=60,
+                       env={"HOME": str(home), "KUBECONFIG": str(home / "kubeconfig"), "PATH": "/usr/bin:/bin"})
+    prefix = f'error: the provided selector "{text}" is not valid: '
+    theirs = next((line[len(prefix):] for line in p.stderr.splitlines() if line.startswith(prefix)), None)
+    try:
+        LabelSelector.parse(text)
+        ours = None
+    except BadRequest as e:
+        ours = e.message
+    assert ours == theirs
