@@ -24,6 +24,7 @@ __all__ = [
     "fields",
     "is_model",
     "model_for",
+    "normalize_type",
     "patch_meta",
     "value_type",
 ]
@@ -158,14 +159,24 @@ def _unwrap(type_string: str) -> tuple[str, str] | None:
     return None
 
 
+def normalize_type(type_string: str) -> str:
+    """One spelling for the client's type strings, whichever client version generated them:
+    'List[X]' -> 'list[X]', 'Dict[str, X]' -> 'dict(str, X)' (recursively)."""
+    inner = _unwrap(type_string)
+    if inner is None:
+        return type_string
+    kind, elem = inner
+    return f"list[{normalize_type(elem)}]" if kind == "list" else f"dict(str, {normalize_type(elem)})"
+
+
 @functools.cache
 def fields(model: str) -> dict[str, str]:
-    """JSON field name -> the client's type string ('V1PodSpec', 'List[V1Container]',
-    'Dict[str, str]', 'str', 'int', 'object' ...); empty for an unknown model."""
+    """JSON field name -> type string: 'V1PodSpec', 'list[V1Container]', 'dict(str, str)',
+    'str', 'int', 'bool', 'datetime', 'object' ...; empty for an unknown model."""
     if not is_model(model):
         return {}
     cls = getattr(_models(), model)
-    return {cls.attribute_map[attr]: typ for attr, typ in cls.openapi_types.items()}
+    return {cls.attribute_map[attr]: normalize_type(typ) for attr, typ in cls.openapi_types.items()}
 
 
 def field_type(model: str | None, json_field: str) -> str | None:

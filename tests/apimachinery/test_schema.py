@@ -29,6 +29,8 @@ def test_fields_use_json_names_and_client_types():
     assert schema.element_model(schema.field_type("V1ObjectMeta", "labels")) is None
     assert schema.field_type("V1Deployment", "spec") == "V1DeploymentSpec"
     assert schema.field_type("V1Deployment", "nope") is None
+    assert f["containers"] == "list[V1Container]" and f["nodeSelector"] == "dict(str, str)"
+    assert schema.normalize_type("Dict[str, List[V1Foo]]") == "dict(str, list[V1Foo])"
     assert schema.fields("NoSuchModel") == {}
 
 
