@@ -219,7 +219,9 @@ def table(
         "kind": "Table",
         "apiVersion": group_version,
         "metadata": metadata,
-        "columnDefinitions": [] if no_headers else column_definitions(resource, printer_columns),
+        # kube-aggregator's APIService convertor ignores noHeaders
+        "columnDefinitions": [] if no_headers and resource.kind != "APIService"
+        else column_definitions(resource, printer_columns),
         "rows": rows,
     }
 

@@ -323,6 +323,12 @@ def test_controller_revision_and_pdb_and_hpa():
                {"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 12}}}]}}
     assert cells("horizontalpodautoscalers", hpa) == [
         "web", "Deployment/web", "cpu: 12%/50%, memory: <unknown>/1Gi + 1 more...", "1", 10, 2, "10s"]
+    pods_metric = {"metadata": {"name": "p"}, "spec": {"maxReplicas": 2, "metrics": [
+        {"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue"}}},
+        {"type": "External", "external": {"target": {"type": "Value", "value": "10k"}}}]},
+        "status": {"currentMetrics": [{"type": "Pods", "pods": {"current": {"averageValue": "1500m"}}},
+                                      {"type": "External", "external": {"current": {}}}]}}
+    assert by_column("horizontalpodautoscalers", pods_metric)["Targets"] == "1500m/<nil>, <nil>/10k"
     v1 = {"apiVersion": "autoscaling/v1", "metadata": {"name": "old"},
           "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "old"}, "maxReplicas": 3,
                    "targetCPUUtilizationPercentage": 70}}
@@ -464,7 +470,7 @@ def test_rbac_bindings_and_default_table_kinds():
                        {"kind": "User", "name": "bob"}]}
     assert cells("rolebindings", rb) == ["view", "ClusterRole/view", "5s", "alice, bob", "devs", "ci/bot"]
     # kinds Kubernetes has no printer for get the default Name / Created At table
-    for kind in ("clusterroles", "roles", "customresourcedefinitions", "limitranges"):
+    for kind in ("clusterroles", "roles", "customresourcedefinitions", "limitranges", "csistoragecapacities"):
         columns = tables.column_definitions(res(kind))
         assert [(c["name"], c["type"]) for c in columns] == [("Name", "string"), ("Created At", "date")]
         assert cells(kind, {"metadata": {"name": "admin", "creationTimestamp": "2025-12-31T10:00:00Z"}}) == [
@@ -607,6 +613,7 @@ def test_table_include_object_and_headers():
     assert full["metadata"] == {}
     none = tables.table(res("configmaps"), [cm], now=NOW, include_object="None", no_headers=True)
     assert none["rows"][0]["object"] is None and none["columnDefinitions"] == []
+    assert tables.table(res("apiservices"), [cm], now=NOW, no_headers=True)["columnDefinitions"]  # ignored there
     beta = tables.table(res("configmaps"), [cm], now=NOW, group_version="meta.k8s.io/v1beta1")
     assert beta["apiVersion"] == beta["rows"][0]["object"]["apiVersion"] == "meta.k8s.io/v1beta1"
     with pytest.raises(ValueError, match="includeObject"):

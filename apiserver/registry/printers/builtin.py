@@ -410,6 +410,11 @@ def _controller_revision_row(obj: dict, now: dt.datetime) -> list:
     return [_name(obj), controller, _int(obj.get("revision")), _age(obj, now)]
 
 
+def _qptr(value: Any) -> str:
+    """A `*resource.Quantity` printed by Go: `<nil>` when unset."""
+    return "<nil>" if value is None else quantity(value)
+
+
 def _hpa_metrics(obj: dict) -> str:
     """`formatHPAMetrics`: `cpu: 12%/80%`, at most two then `+ N more...`; autoscaling/v1 objects
     (targetCPUUtilizationPercentage) print as the one CPU utilization metric they stand for."""
@@ -431,39 +436,33 @@ def _hpa_metrics(obj: dict) -> str:
         m = _dict(m)
         st = _dict(statuses[i]) if i < len(statuses) else {}
         kind = m.get("type")
-        if kind == "External":
-            target = _dict(_get(m, "external", "target"))
-            cur = _dict(_get(st, "external", "current"))
+        if kind in ("External", "Object"):
+            key = kind.lower()
+            target = _dict(_get(m, key, "target"))
+            source = _get(st, key)
+            cur = _dict(_get(source, "current"))
             if target.get("averageValue") is not None:
-                current = quantity(cur["averageValue"]) if _get(st, "external") and cur.get("averageValue") is not None else "<unknown>"
-                items.append(f"{current}/{quantity(target.get('averageValue'))} (avg)")
+                current = quantity(cur["averageValue"]) if source and cur.get("averageValue") is not None else "<unknown>"
+                items.append(f"{current}/{quantity(target['averageValue'])} (avg)")
             else:
-                current = quantity(cur.get("value")) if _get(st, "external") else "<unknown>"
-                items.append(f"{current}/{quantity(target.get('value'))}")
+                current = _qptr(cur.get("value")) if source else "<unknown>"
+                items.append(f"{current}/{_qptr(target.get('value'))}")
         elif kind == "Pods":
-            target = _dict(_get(m, "pods", "target"))
-            current = quantity(_get(st, "pods", "current", "averageValue")) if _get(st, "pods") else "<unknown>"
-            items.append(f"{current}/{quantity(target.get('averageValue'))}")
-        elif kind == "Object":
-            target = _dict(_get(m, "object", "target"))
-            cur = _dict(_get(st, "object", "current"))
-            if target.get("averageValue") is not None:
-                current = quantity(cur["averageValue"]) if _get(st, "object") and cur.get("averageValue") is not None else "<unknown>"
-                items.append(f"{current}/{quantity(target.get('averageValue'))} (avg)")
-            else:
-                current = quantity(cur.get("value")) if _get(st, "object") else "<unknown>"
-                items.append(f"{current}/{quantity(target.get('value'))}")
+            source = _get(st, "pods")
+            current = _qptr(_get(source, "current", "averageValue")) if source else "<unknown>"
+            items.append(f"{current}/{_qptr(_get(m, 'pods', 'target', 'averageValue'))}")
         elif kind in ("Resource", "ContainerResource"):
             key = "resource" if kind == "Resource" else "containerResource"
             name = _get(m, key, "name", default="")
             target = _dict(_get(m, key, "target"))
-            cur = _dict(_get(st, key, "current"))
+            source = _get(st, key)
+            cur = _dict(_get(source, "current"))
             if target.get("averageValue") is not None:
-                current = quantity(cur.get("averageValue")) if _get(st, key) else "<unknown>"
-                items.append(f"{name}: {current}/{quantity(target.get('averageValue'))}")
+                current = _qptr(cur.get("averageValue")) if source else "<unknown>"
+                items.append(f"{name}: {current}/{quantity(target['averageValue'])}")
             else:
                 current = "<unknown>"
-                if _get(st, key) and cur.get("averageUtilization") is not None:
+                if source and cur.get("averageUtilization") is not None:
                     current = f"{_int(cur.get('averageUtilization'))}%"
                 util = target.get("averageUtilization")
                 goal = f"{_int(util)}%" if util is not None else "<auto>"
@@ -901,11 +900,6 @@ def _csi_driver_row(obj: dict, now: dt.datetime) -> list:
             modes, _age(obj, now)]
 
 
-def _csi_capacity_row(obj: dict, now: dt.datetime) -> list:
-    capacity = quantity(obj["capacity"]) if obj.get("capacity") is not None else "<unset>"
-    return [_name(obj), obj.get("storageClassName", ""), capacity]
-
-
 def _webhooks_row(obj: dict, now: dt.datetime) -> list:
     return [_name(obj), len(_list(obj.get("webhooks"))), _age(obj, now)]
 
@@ -991,7 +985,10 @@ def _scale_row(obj: dict, now: dt.datetime) -> list:
 
 
 # ---------------------------------------------------------------------------------------------
-# the table of printers, by (API group, kind): every version of a kind prints alike
+# the table of printers, by (API group, kind): every version of a kind prints alike.
+# Kinds left out get the default table (Name, Created At) as in Kubernetes, whose stores for
+# Roles, ClusterRoles, LimitRanges, CRDs and CSIStorageCapacities register the default convertor
+# (the last even though a print handler exists for it).
 
 
 def _wl(*cols: dict) -> tuple[dict, ...]:
@@ -1223,12 +1220,6 @@ PRINTERS: dict[tuple[str, str], Printer] = {
             "`NodePublishVolume` being periodically called."),
         col("Modes", "string", "volumeLifecycleModes defines what kind of volumes this CSI volume driver "
             "supports."), AGE), _csi_driver_row),
-    ("storage.k8s.io", "CSIStorageCapacity"): Printer(_wl(
-        NAME, col("StorageClassName", "string", "storageClassName represents the name of the StorageClass "
-                  "that the reported capacity applies to."),
-        col("Capacity", "string", "capacity is the value reported by the CSI driver in its "
-            "GetCapacityResponse for a GetCapacityRequest with topology and parameters that match the "
-            "previous fields.")), _csi_capacity_row),
     ("scheduling.k8s.io", "PriorityClass"): Printer(_wl(
         NAME, col("Value", "integer", "value represents the integer value of this priority class."),
         col("Global-Default", "boolean", "globalDefault specifies whether this PriorityClass should be "
