@@ -217,6 +217,10 @@ class Handlers:
                 strategy.prepare_for_status_update(new, old)
                 self.admit("UPDATE", res, new, old)
                 causes = strategy.validate_status_update(new, old)
+            elif subresource == "binding":
+                # Binding sets spec.nodeName (and PodScheduled), which a pod update may not change.
+                self.admit("UPDATE", res, new, old)
+                causes = []
             else:
                 strategy.prepare_for_update(new, old)
                 self.admit("UPDATE", res, new, old)
