@@ -274,18 +274,47 @@ def validate_port_num_or_name(port: Any, path: str) -> list[Cause]:
     return [required(path)]
 
 
-def validate_container(c: JSON, p: str, volumes: set[str], restart_policy_field: bool = False) -> list[Cause]:
+def validate_container_common(c: JSON, p: str) -> list[Cause]:
+    """validateContainerCommon: image, terminationMessagePolicy, ports, env, pull policy
+    (the name is checked by the caller, before)."""
     causes: list[Cause] = []
-    image = c.get("image")
-    if not image:
+    if not c.get("image"):
         causes.append(required(p + ".image"))
-    elif isinstance(image, str) and image != image.strip():
-        causes.append(invalid(p + ".image", image, "must not have leading or trailing whitespace"))
-    causes += validate_probe(c.get("livenessProbe"), p + ".livenessProbe", True)
-    causes += validate_probe(c.get("readinessProbe"), p + ".readinessProbe")
-    causes += validate_probe(c.get("startupProbe"), p + ".startupProbe", True)
+    tmp = c.get("terminationMessagePolicy") or ""
+    if not tmp:
+        causes.append(required(p + ".terminationMessagePolicy"))
+    elif tmp not in ("File", "FallbackToLogsOnError"):
+        causes.append(not_supported(p + ".terminationMessagePolicy", tmp, ["File", "FallbackToLogsOnError"]))
     causes += validate_container_ports(c.get("ports"), p + ".ports")
     causes += validate_env(c.get("env"), p + ".env")
+    pull = c.get("imagePullPolicy") or ""
+    if not pull:
+        causes.append(required(p + ".imagePullPolicy"))
+    elif pull not in PULL_POLICIES:
+        causes.append(not_supported(p + ".imagePullPolicy", pull, PULL_POLICIES))
+    return causes
+
+
+def validate_container_rest(c: JSON, p: str, volumes: set[str], init: bool) -> list[Cause]:
+    """After the duplicate-name check: restartPolicy, probes, resources, volume mounts."""
+    causes: list[Cause] = []
+    rp = c.get("restartPolicy")
+    if rp is not None:
+        if not init:
+            causes.append(forbidden(p + ".restartPolicy", "may not be set for non-init containers"))
+        elif rp != "Always":
+            causes.append(not_supported(p + ".restartPolicy", rp, ["Always"]))
+    probes_allowed = not init or rp == "Always"
+    for name, liveness_like in (("livenessProbe", True), ("readinessProbe", False), ("startupProbe", True)):
+        probe = c.get(name)
+        if probe is None:
+            continue
+        if not probes_allowed:
+            causes.append(forbidden(f"{p}.{name}", "may not be set for init containers without restartPolicy=Always"))
+        else:
+            causes += validate_probe(probe, f"{p}.{name}", liveness_like)
+    causes += validate_resource_requirements(c.get("resources"), p + ".resources")
+    mount_paths: set[str] = set()
     for i, m in enumerate(_list(c.get("volumeMounts"))):
         mp = f"{p}.volumeMounts[{i}]"
         m = _dict(m)
@@ -294,30 +323,17 @@ def validate_container(c: JSON, p: str, volumes: set[str], restart_policy_field:
             causes.append(required(mp + ".name"))
         elif name not in volumes:
             causes.append(not_found(mp + ".name", name))
-        if not m.get("mountPath"):
+        path = m.get("mountPath") or ""
+        if not path:
             causes.append(required(mp + ".mountPath"))
-    pull = c.get("imagePullPolicy") or ""
-    if not pull:
-        causes.append(required(p + ".imagePullPolicy"))
-    elif pull not in PULL_POLICIES:
-        causes.append(not_supported(p + ".imagePullPolicy", pull, PULL_POLICIES))
-    tmp = c.get("terminationMessagePolicy") or ""
-    if not tmp:
-        causes.append(required(p + ".terminationMessagePolicy", "must be 'File' or 'FallbackToLogsOnError'"))
-    elif tmp not in ("File", "FallbackToLogsOnError"):
-        causes.append(invalid(p + ".terminationMessagePolicy", tmp, "must be 'File' or 'FallbackToLogsOnError'"))
-    causes += validate_resource_requirements(c.get("resources"), p + ".resources")
-    rp = c.get("restartPolicy")
-    if rp is not None:
-        if not restart_policy_field:
-            causes.append(forbidden(p + ".restartPolicy", "may not be set for non-init containers"))
-        elif rp != "Always":
-            causes.append(not_supported(p + ".restartPolicy", rp, ["Always"]))
+        elif path in mount_paths:
+            causes.append(invalid(mp + ".mountPath", path, "must be unique"))
+        mount_paths.add(path)
     return causes
 
 
 def validate_containers(containers: Any, path: str, volumes: set[str], seen: set[str],
-                        init: bool = False) -> list[Cause]:
+                        init: bool = False, for_pod: bool = True) -> list[Cause]:
     causes: list[Cause] = []
     if not init and not _list(containers):
         return [required(path)]
@@ -328,12 +344,16 @@ def validate_containers(containers: Any, path: str, volumes: set[str], seen: set
         if not name:
             causes.append(required(p + ".name"))
         else:
-            msgs = is_dns1123_label(name)
-            causes += [invalid(p + ".name", name, m) for m in msgs]
-            if not msgs and name in seen:
-                causes.append(duplicate(p + ".name", name))
+            causes += [invalid(p + ".name", name, m) for m in is_dns1123_label(name)]
+        causes += validate_container_common(c, p)
+        if name in seen:
+            causes.append(duplicate(p + ".name", name))
+        else:
             seen.add(name)
-        causes += validate_container(c, p, volumes, restart_policy_field=init)
+        causes += validate_container_rest(c, p, volumes, init)
+        image = c.get("image")
+        if for_pod and isinstance(image, str) and image and image != image.strip():
+            causes.append(invalid(p + ".image", image, "must not have leading or trailing whitespace"))
     return causes
 
 
@@ -388,16 +408,18 @@ def _toleration_go(t: JSON) -> Any:
 
 # ----------------------------------------------------------------- pod spec
 
-def validate_pod_spec(spec: Any, path: str) -> list[Cause]:
-    """ValidatePodSpec, for a pod (`spec`) or a template (`spec.template.spec`)."""
+def validate_pod_spec(spec: Any, path: str, for_pod: bool = True) -> list[Cause]:
+    """ValidatePodSpec, for a pod (`spec`) or a template (`spec.template.spec`, for_pod=False:
+    image whitespace is tolerated there, as Kubernetes does)."""
     if not isinstance(spec, dict):
         return [required(path + ".containers")]
     causes: list[Cause] = []
     volumes, vcauses = validate_volumes(spec.get("volumes"), path + ".volumes")
     causes += vcauses
     seen: set[str] = set()
-    causes += validate_containers(spec.get("containers"), path + ".containers", volumes, seen)
-    causes += validate_containers(spec.get("initContainers"), path + ".initContainers", volumes, seen, init=True)
+    causes += validate_containers(spec.get("containers"), path + ".containers", volumes, seen, for_pod=for_pod)
+    causes += validate_containers(spec.get("initContainers"), path + ".initContainers", volumes, seen, init=True,
+                                  for_pod=for_pod)
     rp = spec.get("restartPolicy") or ""
     if not rp:
         causes.append(required(path + ".restartPolicy"))
@@ -476,7 +498,7 @@ def validate_pod_template(template: Any, path: str) -> list[Cause]:
     meta = _dict(template.get("metadata"))
     causes = validate_labels(meta.get("labels"), path + ".metadata.labels")
     causes += validate_annotations(meta.get("annotations"), path + ".metadata.annotations")
-    causes += validate_pod_spec(template.get("spec"), path + ".spec")
+    causes += validate_pod_spec(template.get("spec"), path + ".spec", for_pod=False)
     return causes
 
 

@@ -33,13 +33,16 @@ from apiserver.registry.validation import (
     is_not_more_than_100_percent,
     label_selector_go,
     max_len_error,
+    name_is_dns_label,
     nonnegative,
     not_supported,
     percent_or_int_value,
     required,
     selector_is_empty,
     selector_matches,
+    validate_annotations,
     validate_label_selector,
+    validate_labels,
     validate_positive_int_or_percent,
 )
 
@@ -75,7 +78,7 @@ def validate_template_for_selector(spec: JSON, path: str, kind_name: str,
     causes += pods.validate_pod_template(template, path)
     tspec = _dict(template.get("spec"))
     rp = tspec.get("restartPolicy") or ""
-    if rp and rp not in allowed_restart:
+    if rp not in allowed_restart:
         causes.append(not_supported(path + ".spec.restartPolicy", rp, allowed_restart))
     if tspec.get("activeDeadlineSeconds") is not None:
         causes.append(forbidden(path + ".spec.activeDeadlineSeconds",
@@ -169,7 +172,10 @@ def validate_deployment_strategy(strategy: JSON, path: str) -> list[Cause]:
                 causes.append(invalid(p + ".maxUnavailable", int_or_string(mu), "may not be 0 when `maxSurge` is 0"))
             causes += is_not_more_than_100_percent(mu, p + ".maxUnavailable")
     else:
-        causes.append(not_supported(path + ".type", stype, ["Recreate", "RollingUpdate"]))
+        ru = strategy.get("rollingUpdate")
+        ru_s = "(*apps.RollingUpdateDeployment)(nil)" if ru is None else "&apps.RollingUpdateDeployment{...}"
+        causes.append(not_supported(path, Raw(f'apps.DeploymentStrategy{{Type:"{stype}", RollingUpdate:{ru_s}}}'),
+                                    ["Recreate", "RollingUpdate"]))
     return causes
 
 
@@ -231,7 +237,12 @@ class DaemonSetStrategy(WorkloadStrategy):
 
     def validate_spec(self, obj: JSON) -> list[Cause]:
         spec = _dict(obj.get("spec"))
-        causes = validate_selector(spec, "daemonset")
+        selector = spec.get("selector")
+        # No "Required" here: a missing selector selects nothing, so the template mismatches.
+        causes = validate_label_selector(selector, "spec.selector")
+        if selector is not None and selector_is_empty(selector):
+            causes.append(invalid("spec.selector", label_selector_go(selector), "empty selector is invalid for "
+                                  "daemonset"))
         causes += validate_template_for_selector(spec, "spec.template", "DaemonSet")
         causes += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
         causes += nonnegative(spec.get("revisionHistoryLimit"), "spec.revisionHistoryLimit")
@@ -250,18 +261,16 @@ class DaemonSetStrategy(WorkloadStrategy):
                 causes += validate_positive_int_or_percent(ms, rp + ".maxSurge")
                 causes += is_not_more_than_100_percent(ms, rp + ".maxSurge")
                 mu_v, ms_v = percent_or_int_value(mu) or 0, percent_or_int_value(ms) or 0
-                if mu_v == 0 and ms_v == 0:
-                    causes.append(invalid(rp + ".maxUnavailable", int_or_string(mu if mu is not None else 0),
-                                          "cannot be 0 when maxSurge is 0"))
                 if mu_v != 0 and ms_v != 0:
                     causes.append(invalid(rp + ".maxSurge", int_or_string(ms),
                                           "may not be set when maxUnavailable is non-zero"))
-        elif stype == "OnDelete":
-            pass
-        elif not stype:
-            causes.append(required(p + ".type"))
-        else:
-            causes.append(not_supported(p + ".type", stype, ["OnDelete", "RollingUpdate"]))
+                elif mu_v == 0 and ms_v == 0:
+                    causes.append(required(rp + ".maxUnavailable", "cannot be 0 when maxSurge is 0"))
+        elif stype != "OnDelete":
+            ru = strategy.get("rollingUpdate")
+            ru_s = "(*apps.RollingUpdateDaemonSet)(nil)" if ru is None else "&apps.RollingUpdateDaemonSet{...}"
+            causes.append(not_supported(p, Raw(f'apps.DaemonSetUpdateStrategy{{Type:"{stype}", RollingUpdate:{ru_s}}}'),
+                                        ["RollingUpdate", "OnDelete"]))
         return causes
 
     def validate_spec_update(self, new: JSON, old: JSON) -> list[Cause]:
@@ -280,6 +289,12 @@ STATEFULSET_UPDATABLE = ("'replicas', 'ordinals', 'template', 'updateStrategy', 
 
 
 class StatefulSetStrategy(WorkloadStrategy):
+    """StatefulSet names are DNS-1123 labels (they prefix pod hostnames); its pod template
+    is checked for labels, annotations, restartPolicy and activeDeadlineSeconds only, as
+    Kubernetes does (the pod spec is validated when the pods are created)."""
+
+    name_fn = staticmethod(name_is_dns_label)  # type: ignore[assignment]
+
     def initial_status(self, obj: JSON) -> JSON:
         return {"replicas": 0, "availableReplicas": 0}
 
@@ -297,22 +312,30 @@ class StatefulSetStrategy(WorkloadStrategy):
             causes.append(required("spec.updateStrategy"))
         elif stype == "OnDelete":
             if strategy.get("rollingUpdate") is not None:
-                causes.append(invalid("spec.updateStrategy.rollingUpdate", Raw("&apps.RollingUpdateStatefulSetStrategy{}"),
+                causes.append(invalid("spec.updateStrategy.rollingUpdate",
+                                      Raw("&apps.RollingUpdateStatefulSetStrategy{...}"),
                                       "only allowed for updateStrategy 'RollingUpdate'"))
         elif stype == "RollingUpdate":
-            ru = _dict(strategy.get("rollingUpdate"))
-            causes += nonnegative(ru.get("partition"), "spec.updateStrategy.rollingUpdate.partition")
-            mu = ru.get("maxUnavailable")
-            if mu is not None:
-                causes += validate_positive_int_or_percent(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable")
+            ru = strategy.get("rollingUpdate")
+            if isinstance(ru, dict):
+                p = "spec.updateStrategy.rollingUpdate"
+                causes += nonnegative(ru.get("partition"), p + ".partition")
+                mu = ru.get("maxUnavailable")
+                if mu is not None:
+                    causes += validate_positive_int_or_percent(mu, p + ".maxUnavailable")
+                    if percent_or_int_value(mu) == 0:
+                        causes.append(invalid(p + ".maxUnavailable", int_or_string(mu), "cannot be 0"))
+                    causes += is_not_more_than_100_percent(mu, p + ".maxUnavailable")
         else:
-            causes.append(invalid("spec.updateStrategy", stype, "must be 'RollingUpdate' or 'OnDelete'"))
-        policy = _dict(spec.get("persistentVolumeClaimRetentionPolicy"))
-        for f in ("whenDeleted", "whenScaled"):
-            v = policy.get(f)
-            if v is not None and v not in ("Retain", "Delete"):
-                causes.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{f}", v,
-                                            ["Retain", "Delete"]))
+            causes.append(invalid("spec.updateStrategy", Raw(f'apps.StatefulSetUpdateStrategy{{Type:"{stype}"}}'),
+                                  "must be 'RollingUpdate' or 'OnDelete'"))
+        policy = spec.get("persistentVolumeClaimRetentionPolicy")
+        if isinstance(policy, dict):
+            for f in ("whenDeleted", "whenScaled"):
+                v = policy.get(f) or ""
+                if v not in ("Retain", "Delete"):
+                    causes.append(not_supported(f"spec.persistentVolumeClaimRetentionPolicy.{f}", v,
+                                                ["Retain", "Delete"]))
         causes += nonnegative(spec.get("replicas"), "spec.replicas")
         causes += nonnegative(spec.get("minReadySeconds"), "spec.minReadySeconds")
         ordinals = _dict(spec.get("ordinals"))
@@ -325,7 +348,23 @@ class StatefulSetStrategy(WorkloadStrategy):
             if selector_is_empty(selector):
                 causes.append(invalid("spec.selector", label_selector_go(selector),
                                       "empty selector is invalid for statefulset"))
-        causes += validate_template_for_selector(spec, "spec.template", "StatefulSet")
+        template = spec.get("template")
+        if not isinstance(template, dict):
+            causes.append(required("spec.template"))
+            template = {}
+        labels = _template_labels(template)
+        if selector is None or (not selector_is_empty(selector) and not selector_matches(selector, labels)):
+            causes.append(invalid("spec.template.metadata.labels", labels, SELECTOR_MISMATCH))
+        tmeta = _dict(template.get("metadata"))
+        causes += validate_labels(tmeta.get("labels"), "spec.template.labels")
+        causes += validate_annotations(tmeta.get("annotations"), "spec.template.annotations")
+        tspec = _dict(template.get("spec"))
+        rp = tspec.get("restartPolicy") or ""
+        if rp != "Always":
+            causes.append(not_supported("spec.template.spec.restartPolicy", rp, ["Always"]))
+        if tspec.get("activeDeadlineSeconds") is not None:
+            causes.append(forbidden("spec.template.spec.activeDeadlineSeconds",
+                                    "activeDeadlineSeconds in StatefulSet is not Supported"))
         return causes
 
     def validate_spec_update(self, new: JSON, old: JSON) -> list[Cause]:
@@ -623,7 +662,6 @@ class CronJobStrategy(_TemplateQuantities, Strategy):
             causes.append(required("spec.jobTemplate"))
         else:
             jmeta = _dict(jt.get("metadata"))
-            from apiserver.registry.validation import validate_annotations, validate_labels
             causes += validate_labels(jmeta.get("labels"), "spec.jobTemplate.metadata.labels")
             causes += validate_annotations(jmeta.get("annotations"), "spec.jobTemplate.metadata.annotations")
             jspec = _dict(jt.get("spec"))
