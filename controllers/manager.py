@@ -1,0 +1,126 @@
+"""The controller manager: runs the replicaset, deployment, daemonset, garbagecollector and
+namespace controllers on shared informers, behind leader election on the Lease
+`kube-system/kube-controller-manager` so that several copies can run and only one acts.
+
+    await run_controller_manager("/path/kubeconfig", stop=stop_event)
+
+It talks only to the REST API of the cluster its kubeconfig names; it never imports the API
+server. Losing leadership stops every controller (their queues are dropped; the next leader
+starts from a fresh List, which is why reconcilers must be level-based)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from apimachinery.client import InformerFactory, LeaderElector
+from apimachinery.client.rest import ApiClient
+from apimachinery.errors import StatusError
+from controllers.base import NAMESPACES, Controller, ControllerContext
+from controllers.daemonset.controller import DaemonSetController
+from controllers.deployment.controller import DeploymentController
+from controllers.garbagecollector.controller import GarbageCollector
+from controllers.namespace.controller import NamespaceController
+from controllers.replicaset.controller import ReplicaSetController
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "kube-controller-manager"
+LEASE_NAMESPACE = "kube-system"
+
+CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
+    "replicaset": ReplicaSetController,
+    "deployment": DeploymentController,
+    "daemonset": DaemonSetController,
+    "garbagecollector": GarbageCollector,
+    "namespace": NamespaceController,
+}
+
+
+class ControllerManager:
+    """Run `controllers` (names from CONTROLLERS, default all) with `workers` workers each."""
+
+    def __init__(self, client: ApiClient, *, workers: int = 5, controllers: list[str] | None = None,
+                 leader_elect: bool = True, identity: str | None = None):
+        self.client = client
+        self.workers = workers
+        self.names = controllers or list(CONTROLLERS)
+        self.leader_elect = leader_elect
+        self.identity = identity
+        self.controllers: dict[str, Controller] = {}
+        self.started = asyncio.Event()  # set once informers synced and workers run
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until `stop` is set: campaign for the Lease, and while leader run the controllers."""
+        async def campaign() -> None:
+            if not self.leader_elect:
+                await self._run_controllers()
+                return
+            await self._ensure_namespace(LEASE_NAMESPACE)
+            elector = LeaderElector(self.client, LEASE_NAME, LEASE_NAMESPACE, self.identity)
+            while True:  # lost leadership: stand again
+                await elector.run(on_started=self._run_controllers,
+                                  on_stopped=lambda: log.warning("leadership lost; controllers stopped"))
+        task = asyncio.ensure_future(campaign())
+        stopper = asyncio.ensure_future(stop.wait())
+        try:
+            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for t in (task, stopper):
+                t.cancel()
+            for t in (task, stopper):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await t
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _ensure_namespace(self, name: str) -> None:
+        try:
+            await self.client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        except StatusError as e:
+            if e.code != 409:
+                log.warning("could not create namespace %s: %s", name, e)
+
+    async def _run_controllers(self) -> None:
+        factory = InformerFactory(self.client)
+        ctx = ControllerContext(self.client, factory)
+        self.controllers = {name: CONTROLLERS[name](ctx) for name in self.names}
+        factory.start()
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            await factory.wait_synced()
+            log.info("controller manager: caches synced; starting %s", ", ".join(self.controllers))
+            for name, c in self.controllers.items():
+                n = self.workers * 2 if name == "garbagecollector" else self.workers
+                tasks.append(asyncio.create_task(c.run(n), name=f"controller-{name}"))
+            self.started.set()
+            await asyncio.gather(*tasks)
+        finally:
+            self.started.clear()
+            for c in self.controllers.values():
+                c.queue.shutdown()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await factory.stop()
+            for rec in ctx.recorders.values():
+                with contextlib.suppress(Exception):
+                    await rec.close(timeout=2.0)
+
+
+async def run_controller_manager(kubeconfig_path: str, *, stop: asyncio.Event, workers: int = 5,
+                                 controllers: list[str] | None = None, leader_elect: bool = True) -> None:
+    """Run the controller manager against the cluster of `kubeconfig_path` until `stop` is set
+    (`mizzen controller-manager --kubeconfig F`, and `mizzen up`)."""
+    client = ApiClient.from_kubeconfig(kubeconfig_path, user_agent="mizzen-controller-manager")
+    try:
+        await ControllerManager(client, workers=workers, controllers=controllers,
+                                leader_elect=leader_elect).run(stop)
+    finally:
+        await client.close()
+
+
+async def run(kubeconfig: str, stop_event: asyncio.Event) -> None:
+    await run_controller_manager(kubeconfig, stop=stop_event)
