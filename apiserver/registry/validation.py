@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeGuard
 
 from apimachinery.errors import Cause
 
@@ -328,7 +328,7 @@ def validate_path_segment_name(name: str, prefix: bool = False) -> list[str]:
 
 # ----------------------------------------------------------------- small helpers
 
-def is_int(v: Any) -> bool:
+def is_int(v: Any) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
@@ -629,6 +629,7 @@ def canonical_quantity(value: Any) -> str:
         if (v / Fraction(10) ** e).denominator == 1:
             best = e
             break
+    mant: Fraction | int
     if best is None:
         best = -9
         mant = -(-v * 10 ** 9 // 1)  # round up to nano units

@@ -540,7 +540,7 @@ class JobStrategy(_TemplateQuantities, Strategy):
 
 # ----------------------------------------------------------------- CronJob
 
-CRON_FIELDS = (  # name, min, max, names
+CRON_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (  # name, min, max, names
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("dom", 1, 31, {}),
