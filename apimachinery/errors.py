@@ -82,7 +82,7 @@ def qualified(resource: str, group: str) -> str:
 class NotFound(StatusError):
     def __init__(self, resource: str = "", name: str = "", group: str = "", message: str | None = None):
         msg = message or f'{qualified(resource, group)} "{name}" not found'
-        super().__init__(404, "NotFound", msg, _details(name, group, resource))
+        super().__init__(404, "NotFound", msg, _details(name or None, group, resource))
 
 
 class AlreadyExists(StatusError):

@@ -28,7 +28,16 @@ from apimachinery.metrics import Registry as MetricsRegistry
 from apimachinery.resources import DEFAULT, Registry, ResourceInfo
 from apiserver import objects, watch
 from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
-from apiserver.http import Receive, Request, Response, Scope, Send, error_response, json_response, raw_response
+from apiserver.http import (
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    error_response,
+    json_response,
+    raw_response,
+)
 from apiserver.objects import key_for, prefix_for
 from apiserver.storage import KeyValue, Store
 
@@ -54,7 +63,7 @@ class Route:
 class ServerConfig:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # bearer token -> user info
     bookmark_interval: float = 30.0
-    allow_anonymous_health: bool = True
+    default_toleration_seconds: int = 300
 
 
 def _model_for(res: ResourceInfo) -> str | None:
@@ -72,21 +81,16 @@ def _strategy_for(res: ResourceInfo) -> Any:
     return strategy_for(res)
 
 
-def _admit(op: str, res: ResourceInfo, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    try:
-        from apiserver.registry import admit
-    except ImportError:
-        return
-    admit(op, res, obj, old)
-
-
 class APIServer:
     def __init__(self, store: Store, config: ServerConfig, registry: Registry | None = None):
         self.store = store
         self.config = config
         self.registry = registry or Registry(list(DEFAULT))
+        from apiserver.registry import AdmissionConfig, make_admit
+        admission = AdmissionConfig(default_not_ready_toleration_seconds=config.default_toleration_seconds,
+                                    default_unreachable_toleration_seconds=config.default_toleration_seconds)
         self.handlers = Handlers(store, self.registry, strategy_for=_strategy_for, model_for=_model_for,
-                                 admit=_admit)
+                                 admit=make_admit(admission))
         self.metrics = MetricsRegistry()
         self.requests_total = self.metrics.counter(
             "apiserver_request_total", "Counter of apiserver requests broken out for each verb, dry run value, "
@@ -115,6 +119,8 @@ class APIServer:
             return
         path: str = scope["path"]
         if not (path == "/api" or path == "/apis" or path.startswith("/api/") or path.startswith("/apis/")):
+            if len(path) > 1 and path.endswith("/"):  # the Python client asks for /version/
+                scope = {**scope, "path": path.rstrip("/")}
             await self.fast(scope, receive, send)
             return
         req = Request.from_scope(scope, receive)
@@ -272,8 +278,17 @@ class APIServer:
     def table(self, req: Request, res: ResourceInfo, objs: list[dict[str, Any]], rv: str, continue_: str = "",
               remaining: int | None = None) -> dict[str, Any]:
         from apiserver.registry.tables import table
-        return table(res, objs, now=objects.now(), include_object=req.arg("includeObject") or "Metadata",
-                     resource_version=rv, continue_=continue_, remaining=remaining)
+        include = req.arg("includeObject") or "Metadata"
+        self.check_include(include)
+        return table(res, objs, now=objects.now(), include_object=include, resource_version=rv,
+                     continue_=continue_, remaining=remaining)
+
+    def check_include(self, include: str) -> None:
+        from apiserver.registry.tables import validate_include_object
+        try:
+            validate_include_object(include)
+        except ValueError as e:
+            raise BadRequest(str(e)) from None
 
     async def body_object(self, req: Request) -> dict[str, Any]:
         body = await req.body()
@@ -352,12 +367,18 @@ class APIServer:
             include = req.arg("includeObject") or "Metadata"
             from apiserver.registry.tables import table as make_table
 
+            self.check_include(include)
+            first = True
+
             def encode(type_: str, kv: KeyValue) -> bytes:
+                # Kubernetes sends the column definitions with the first event only.
+                nonlocal first
                 t = make_table(res, [kv.obj], now=objects.now(), include_object=include,
-                               resource_version=str(kv.revision))
+                               resource_version=str(kv.revision), no_headers=not first)
+                first = False
                 return watch.event_line(type_, orjson.dumps(t))
         body = watch.stream(self.store, res, prefix_for(res, namespace), resource_version=rv, matches=matches,
-                            encode=encode, initial=initial, initial_revision=initial_rev, timeout=timeout,
+                            encode=encode, initial=initial, initial_revision=initial_rev, duration=timeout,
                             bookmarks=req.flag("allowWatchBookmarks"),
                             bookmark_interval=self.config.bookmark_interval)
         return Response(200, content_type=ctype, stream=body,
@@ -544,6 +565,10 @@ class APIServer:
 
     async def start(self) -> None:
         await self.bootstrap()
+        from apiserver import openapi
+        # Build the OpenAPI documents (and import the client's models) off the event loop,
+        # before the first kubectl asks.
+        self._warm = asyncio.create_task(asyncio.to_thread(openapi.warm, self.registry))
         self._reaper = asyncio.create_task(self.reap_pods())
         self.ready = True
 
@@ -666,17 +691,11 @@ def _misc_app(server: APIServer) -> FastAPI:
     async def openapi_doc(path: str, request: FastRequest) -> FastResponse:
         if not authed(request):
             return status_json(errors.Unauthorized())
-        from apiserver.openapi import openapi_v3_document
-        parts = path.strip("/").split("/")
-        if parts[0] == "api" and len(parts) == 2:
-            group, version = "", parts[1]
-        elif parts[0] == "apis" and len(parts) == 3:
-            group, version = parts[1], parts[2]
-        else:
+        from apiserver.openapi import openapi_v3_path_document
+        found = openapi_v3_path_document(server.registry, path)
+        if found is None:
             return status_json(NotFound(message="the server could not find the requested resource"))
-        if version not in server.registry.versions(group):
-            return status_json(NotFound(message="the server could not find the requested resource"))
-        doc, digest = openapi_v3_document(server.registry, group, version)
+        doc, digest = found
         etag = f'"{digest}"'
         if request.headers.get("if-none-match") == etag:
             return FastResponse(status_code=304, headers={"ETag": etag})

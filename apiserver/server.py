@@ -46,15 +46,20 @@ def open_store(data_dir: Path):  # -> Store
     return SQLiteStore(data_dir / "state.db")
 
 
+def _prepare(data_dir: Path) -> tuple[Path, dict]:
+    """Blocking first-start work (key generation): run in a thread."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return pki.ensure_pki(data_dir), pki.ensure_tokens(data_dir)
+
+
 async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 6443,
                         stop: asyncio.Event, on_ready: Callable[[Serving], Awaitable[None] | None] | None = None,
-                        bookmark_interval: float = 30.0) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    pki_dir = pki.ensure_pki(data_dir)
-    tokens = pki.ensure_tokens(data_dir)
+                        bookmark_interval: float = 30.0, default_toleration_seconds: int = 300) -> None:
+    pki_dir, tokens = await asyncio.to_thread(_prepare, data_dir)
     store = open_store(data_dir)
     await store.start()
-    api = APIServer(store, ServerConfig(tokens=tokens, bookmark_interval=bookmark_interval))
+    api = APIServer(store, ServerConfig(tokens=tokens, bookmark_interval=bookmark_interval,
+                                        default_toleration_seconds=default_toleration_seconds))
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     url = f"https://{host}:{actual_port}"

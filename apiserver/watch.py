@@ -37,7 +37,7 @@ async def stream(store: Store, res: ResourceInfo, prefix: str, *, resource_versi
                  matches: Callable[[dict[str, Any]], bool] | None,
                  encode: Callable[[str, KeyValue], bytes] | None,
                  initial: list[KeyValue] | None, initial_revision: int,
-                 timeout: float, bookmarks: bool, bookmark_interval: float = 30.0) -> AsyncIterator[bytes]:
+                 duration: float, bookmarks: bool, bookmark_interval: float = 30.0) -> AsyncIterator[bytes]:
     """Yield encoded events. `initial` (for resourceVersion "" or "0") are sent as ADDED
     first, then changes after `initial_revision`; otherwise changes after resource_version."""
     enc = encode or (lambda t, kv: event_line(t, kv.raw))
@@ -55,7 +55,7 @@ async def stream(store: Store, res: ResourceInfo, prefix: str, *, resource_versi
         yield error_line(Gone(f"too old resource version: {e.requested} ({e.oldest})"))
         return
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + duration
     last_rv = start
     try:
         if initial is not None:

@@ -111,7 +111,8 @@ async def _up(args: argparse.Namespace, data_dir: Path, components: bool) -> int
         print("ready", flush=True)
 
     try:
-        await run_apiserver(data_dir, port=args.port, stop=stop, on_ready=on_ready)
+        await run_apiserver(data_dir, port=args.port, stop=stop, on_ready=on_ready,
+                            default_toleration_seconds=getattr(args, "default_toleration_seconds", 300))
     finally:
         stop.set()
         for t in tasks:

@@ -1,0 +1,210 @@
+"""mizzen's whole API path against a raw etcd, side by side, with the same client.
+
+Both servers run on loopback in this run: Debian's etcd 3.4 (the store under kube-apiserver)
+taking puts and ranges through its JSON gateway, and `mizzen apiserver` taking ConfigMap
+creates and GETs over HTTPS. 64 concurrent aiohttp clients each. Prints throughput, p50/p99
+latency and the ratios against the issue's goals (creates >= 1x etcd puts, GETs >= 1.5x etcd
+ranges, p99 <= 200 ms), and the watch fan-out time of one event to 1,000 watchers.
+
+Usage: python bench/api_vs_etcd.py [--seconds 5] [--concurrency 64]"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p))] * 1000 if xs else float("nan")
+
+
+async def load(make_request, seconds: float, concurrency: int) -> tuple[float, list[float]]:
+    lat: list[float] = []
+    stop_at = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        while time.perf_counter() < stop_at:
+            i = next(counter)
+            t = time.perf_counter()
+            await make_request(i)
+            lat.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(lat) / (time.perf_counter() - t0), lat
+
+
+async def bench_etcd(seconds: float, concurrency: int) -> dict[str, float]:
+    etcd = shutil.which("etcd")
+    if not etcd:
+        print("etcd: not installed (apt-get install etcd-server); skipping the baseline")
+        return {}
+    tmp = tempfile.mkdtemp(prefix="mizzen-bench-etcd-")
+    cport, pport = free_port(), free_port()
+    url = f"http://127.0.0.1:{cport}"
+    proc = subprocess.Popen([etcd, "--name", "mizzen-bench", "--data-dir", tmp, "--listen-client-urls", url,
+                             "--advertise-client-urls", url, "--listen-peer-urls", f"http://127.0.0.1:{pport}",
+                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{pport}",
+                             "--initial-cluster", f"mizzen-bench=http://127.0.0.1:{pport}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "ETCD_UNSUPPORTED_ARCH": "arm64"})
+    try:
+        conn = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=conn) as s:
+            for _ in range(100):
+                try:
+                    async with s.get(f"{url}/health") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            value = base64.b64encode(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                                 "data": {"k": "v" * 100}}).encode()).decode()
+
+            async def put(i: int) -> None:
+                key = base64.b64encode(f"/registry/configmaps/default/cm-{i}".encode()).decode()
+                async with s.post(f"{url}/v3/kv/put", json={"key": key, "value": value}) as r:
+                    await r.read()
+                    assert r.status == 200, r.status
+
+            async def get(i: int) -> None:
+                key = base64.b64encode(f"/registry/configmaps/default/cm-{i % 1000}".encode()).decode()
+                async with s.post(f"{url}/v3/kv/range", json={"key": key}) as r:
+                    await r.read()
+                    assert r.status == 200
+
+            puts, put_lat = await load(put, seconds, concurrency)
+            gets, get_lat = await load(get, seconds, concurrency)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"put_per_s": puts, "put_p99_ms": pct(put_lat, 0.99), "range_per_s": gets,
+            "range_p99_ms": pct(get_lat, 0.99)}
+
+
+async def bench_mizzen(seconds: float, concurrency: int) -> dict[str, float]:
+    tmp = Path(tempfile.mkdtemp(prefix="mizzen-bench-api-"))
+    proc = subprocess.Popen([sys.executable, "-m", "mizzen.cli", "apiserver", "--data-dir", str(tmp), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout is not None
+    try:
+        while True:
+            line = proc.stdout.readline()
+            if not line:
+                raise RuntimeError("mizzen apiserver exited")
+            if line.strip() == "ready":
+                break
+        cfg = yaml.safe_load((tmp / "kubeconfig").read_text())
+        server = cfg["clusters"][0]["cluster"]["server"]
+        ctx = ssl.create_default_context(
+            cadata=base64.b64decode(cfg["clusters"][0]["cluster"]["certificate-authority-data"]).decode())
+        headers = {"Authorization": f"Bearer {cfg['users'][0]['user']['token']}",
+                   "Content-Type": "application/json"}
+        conn = aiohttp.TCPConnector(limit=concurrency, ssl=ctx)
+        base = f"{server}/api/v1/namespaces/default/configmaps"
+        async with aiohttp.ClientSession(connector=conn, headers=headers) as s:
+            async def create(i: int) -> None:
+                body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"},
+                                   "data": {"k": "v" * 100}})
+                async with s.post(base, data=body) as r:
+                    await r.read()
+                    assert r.status == 201, r.status
+
+            async def get(i: int) -> None:
+                async with s.get(f"{base}/cm-{i % 1000}") as r:
+                    await r.read()
+                    assert r.status == 200, r.status
+
+            creates, c_lat = await load(create, seconds, concurrency)
+            gets, g_lat = await load(get, seconds, concurrency)
+            fanout = await watch_fanout(s, base)
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"create_per_s": creates, "create_p99_ms": pct(c_lat, 0.99), "get_per_s": gets,
+            "get_p99_ms": pct(g_lat, 0.99), "fanout_1000_ms": fanout}
+
+
+async def watch_fanout(s: aiohttp.ClientSession, base: str, watchers: int = 1000) -> float:
+    """Time from a write's acknowledgement to the 1,000th watcher receiving its event."""
+    async with s.get(base + "?limit=1") as r:
+        rv = (await r.json())["metadata"]["resourceVersion"]
+    received: list[float] = []
+    ready = 0
+    all_ready = asyncio.Event()
+    done = asyncio.Event()
+    conn = aiohttp.TCPConnector(limit=0, ssl=s.connector._ssl)  # type: ignore[union-attr]
+    async with aiohttp.ClientSession(connector=conn, headers=s.headers) as ws:
+        async def watcher() -> None:
+            nonlocal ready
+            async with ws.get(f"{base}?watch=true&resourceVersion={rv}&fieldSelector=metadata.name=fanout",
+                              timeout=aiohttp.ClientTimeout(total=120)) as r:
+                ready += 1
+                if ready == watchers:
+                    all_ready.set()
+                await r.content.readline()
+                received.append(time.perf_counter())
+                if len(received) == watchers:
+                    done.set()
+
+        tasks = [asyncio.create_task(watcher()) for _ in range(watchers)]
+        await asyncio.wait_for(all_ready.wait(), 120)
+        await asyncio.sleep(0.5)
+        t0 = time.perf_counter()
+        async with s.post(base, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fanout"}}) as r:
+            assert r.status == 201
+        await asyncio.wait_for(done.wait(), 60)
+        for t in tasks:
+            t.cancel()
+    return (max(received) - t0) * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--concurrency", type=int, default=64)
+    a = ap.parse_args()
+    etcd = asyncio.run(bench_etcd(a.seconds, a.concurrency))
+    miz = asyncio.run(bench_mizzen(a.seconds, a.concurrency))
+    for k, v in etcd.items():
+        print(f"etcd.{k} {v:.1f}")
+    for k, v in miz.items():
+        print(f"mizzen.{k} {v:.1f}")
+    if etcd:
+        print(f"ratio.create_vs_etcd_put {miz['create_per_s'] / etcd['put_per_s']:.2f} (goal >= 1.0)")
+        print(f"ratio.get_vs_etcd_range {miz['get_per_s'] / etcd['range_per_s']:.2f} (goal >= 1.5)")
+    print(f"goal.p99_create_ms {miz['create_p99_ms']:.1f} (goal <= 200)")
+    print(f"goal.p99_get_ms {miz['get_p99_ms']:.1f} (goal <= 200)")
+    print(f"goal.fanout_1000_ms {miz['fanout_1000_ms']:.1f} (goal <= 100)")
+    print(json.dumps({"bench": "api_vs_etcd", "etcd": etcd, "mizzen": miz}))
+
+
+if __name__ == "__main__":
+    main()
