@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from apimachinery.errors import Cause
-from apimachinery.resources import ResourceInfo
+from apimachinery.resources import BUILTIN, ResourceInfo
 from apiserver.registry import defaults
 from apiserver.registry.validation import (
     name_is_dns_subdomain,
@@ -165,6 +165,43 @@ class Strategy:
         return []
 
 
+class CustomResourceStrategy(Strategy):
+    """Custom resources (kinds a CRD registered): generation 1 on create, bumped by any
+    change outside metadata (and outside status when /status is enabled), the client's
+    status dropped on create and kept on update when /status exists."""
+
+    has_generation = True
+
+    def initial_status(self, obj: JSON) -> JSON:
+        return {}
+
+    def prepare_for_create(self, obj: JSON) -> None:
+        super().prepare_for_create(obj)
+        if self.has_status:
+            obj.pop("status", None)  # Kubernetes deletes it rather than storing {}
+
+    def prepare_for_status_update(self, new: JSON, old: JSON) -> None:
+        """Only status changes: everything else, metadata included, is the old object's
+        (but for managedFields and resourceVersion, which the request path owns)."""
+        status = copy.deepcopy(new.get("status"))
+        nm = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+        keep = {k: copy.deepcopy(nm[k]) for k in ("managedFields", "resourceVersion") if k in nm}
+        new.clear()
+        new.update(copy.deepcopy(old))
+        meta = meta_of(new)
+        meta.pop("managedFields", None)
+        meta.update(keep)
+        if status is None:
+            new.pop("status", None)
+        else:
+            new["status"] = status
+
+    def generation_changed(self, new: JSON, old: JSON) -> bool:
+        skip = {"metadata", "status"} if self.has_status else {"metadata"}
+        keys = (set(new) | set(old)) - skip
+        return any(new.get(k) != old.get(k) for k in keys)
+
+
 # ----------------------------------------------------------------- lookup
 
 # (group, kind) -> "module:Class" under apiserver.registry, imported on first use.
@@ -196,7 +233,10 @@ _STRATEGIES: dict[tuple[str, str], str] = {
     ("networking.k8s.io", "NetworkPolicy"): "others:GenerationStrategy",
     ("autoscaling", "HorizontalPodAutoscaler"): "others:GenerationStrategy",
     ("scheduling.k8s.io", "PriorityClass"): "others:PriorityClassStrategy",
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): "others:GenerationStrategy",
 }
+
+_BUILTIN_KINDS = {(r.group, r.kind) for r in BUILTIN}
 
 _cache: dict[tuple[str, str, str, str], Strategy] = {}
 
@@ -204,7 +244,7 @@ _cache: dict[tuple[str, str, str, str], Strategy] = {}
 def strategy_class(group: str, kind: str) -> type[Strategy]:
     ref = _STRATEGIES.get((group, kind))
     if ref is None:
-        return Strategy
+        return Strategy if (group, kind) in _BUILTIN_KINDS else CustomResourceStrategy
     module, _, cls = ref.partition(":")
     return getattr(importlib.import_module(f"apiserver.registry.{module}"), cls)  # type: ignore[no-any-return]
 

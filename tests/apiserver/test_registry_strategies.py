@@ -713,3 +713,29 @@ def test_invalid_message_with_several_causes() -> None:
         'Deployment.apps "web" is invalid: [spec.selector: Required value, spec.template.metadata.labels: '
         'Invalid value: map[string]string{"app":"web"}: `selector` does not match template `labels`]')
     assert len(causes) == 2
+
+
+# ----------------------------------------------------------------- custom resources
+
+def test_custom_resource_generation_and_status() -> None:
+    crd_res = ResourceInfo("example.com", "v1", "Widget", "widgets",
+                           subresources=(res("deployments", "apps").subresource("status"),))
+    s = strategy_for(crd_res)
+    obj: JSON = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w", "namespace": "d"},
+                 "spec": {"size": 1}, "status": {"ready": True}}
+    s.prepare_for_create(obj)
+    assert obj["metadata"]["generation"] == 1 and "status" not in obj
+    assert s.validate(obj) == []
+    old = copy.deepcopy(obj)
+    old["status"] = {"ready": False}
+    new = copy.deepcopy(old)
+    new["spec"]["size"] = 2
+    new["status"] = {"ready": True}
+    s.prepare_for_update(new, old)
+    assert new["metadata"]["generation"] == 2 and new["status"] == {"ready": False}
+    st = copy.deepcopy(old)
+    st["spec"]["size"] = 9
+    st["metadata"]["labels"] = {"x": "y"}
+    st["status"] = {"ready": True}
+    s.prepare_for_status_update(st, old)
+    assert st["spec"] == {"size": 1} and "labels" not in st["metadata"] and st["status"] == {"ready": True}
