@@ -34,7 +34,7 @@ import stat
 import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -76,6 +76,57 @@ class Image:
     def lowerdirs(self) -> list[str]:
         """Overlayfs lowerdir order: topmost layer first."""
         return list(reversed(self.layers))
+
+    def find_file(self, path: str) -> str | None:
+        """The host path of ``path`` as the container will see it (topmost layer wins; a
+        whiteout or an opaque directory hides lower layers)."""
+        rel = path.strip("/")
+        for layer in self.lowerdirs:
+            cand = os.path.join(layer, rel)
+            if os.path.lexists(cand):
+                st = os.lstat(cand)
+                if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                    return None
+                return cand
+            parent = os.path.dirname(cand)
+            with contextlib.suppress(OSError):
+                if os.getxattr(parent, "trusted.overlay.opaque") == b"y":
+                    return None
+        return None
+
+    def lookup_user(self, user: str) -> tuple[int, int]:
+        """Image ``User`` (``name``, ``uid``, ``name:group``, ``uid:gid``) -> (uid, gid), read
+        from the image's own /etc/passwd and /etc/group, as runc does.  Raises ``ImageError``
+        for an unknown name (Kubernetes: CreateContainerError)."""
+        if not user:
+            return 0, 0
+        name, _, group = user.partition(":")
+
+        def table(path: str) -> list[list[str]]:
+            f = self.find_file(path)
+            if f is None:
+                return []
+            with open(f) as fh:
+                return [ln.split(":") for ln in fh.read().splitlines() if ln and not ln.startswith("#")]
+
+        passwd = table("/etc/passwd")
+        if name.isdigit():
+            uid = int(name)
+            gid = next((int(p[3]) for p in passwd if len(p) > 3 and p[2] == name), 0)
+        else:
+            row = next((p for p in passwd if p[0] == name and len(p) > 3), None)
+            if row is None:
+                raise ImageError(f"unable to find user {name}: no matching entries in passwd file")
+            uid, gid = int(row[2]), int(row[3])
+        if group:
+            if group.isdigit():
+                gid = int(group)
+            else:
+                grow = next((g for g in table("/etc/group") if g[0] == group and len(g) > 2), None)
+                if grow is None:
+                    raise ImageError(f"unable to find group {group}: no matching entries in group file")
+                gid = int(grow[2])
+        return uid, gid
 
 
 class ImageStore:
@@ -365,6 +416,26 @@ class ImageStore:
         for hexd in os.listdir(base):
             if f"sha256:{hexd}" not in used:
                 remove_tree(os.path.join(base, hexd))
+
+    def garbage_collect(self, in_use: set[str], keep_refs: Iterable[str] = ()) -> list[str]:
+        """Remove every image whose ID is not in ``in_use`` (IDs of images that containers on
+        this node use) and that no ref in ``keep_refs`` names, then unused layers.  When to
+        run it (disk thresholds) is the kubelet's decision.  Returns the removed image IDs."""
+        keep = {self._find_id(r, self._read_index()) for r in keep_refs} | set(in_use)
+        removed = []
+        with self._locked() as index:
+            for image_id in list(index["images"]):
+                if image_id in keep:
+                    continue
+                for r in [r for r, i in index["refs"].items() if i == image_id]:
+                    del index["refs"][r]
+                del index["images"][image_id]
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.blob_path(image_id))
+                removed.append(image_id)
+            used = {d for rec in index["images"].values() for d in rec["diff_ids"]}
+        self._gc_layers(used)
+        return removed
 
     def ensure_busybox(self) -> Image:
         """The built-in ``busybox`` image, built from the machine's busybox binary if absent."""

@@ -15,6 +15,7 @@ Interface (all coroutine methods run their blocking work in threads)::
     await rt.container_stats(id)          # -> CgroupStats (cpu ns, memory, working set, pids)
     await rt.create_pod_netns(pod_uid) / delete_pod_netns(pod_uid)
     await rt.ensure_pod_cgroup(pod_uid, qos, containers) / remove_pod_cgroup(pod_uid, qos)
+    rt.pod_dir(pod_uid) / await rt.remove_pod_dir(pod_uid)   # podfiles.write_pod_files(...) there
     await rt.cleanup_all()                # kill and remove every container, cgroup and netns
     await rt.close()                      # stops the fork server; containers keep running
 
@@ -35,14 +36,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import json
 import logging
 import os
 import secrets
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -490,25 +495,46 @@ class Runtime:
 
     # ---- exec ---------------------------------------------------------------------------
 
-    def exec_process_sync(self, cid: str, argv: list[str], stdin_fd: int, stdout_fd: int, stderr_fd: int,
-                          tty: bool = False, env: dict[str, str] | None = None) -> ExecProcess:
+    def exec_process_sync(self, cid: str, argv: list[str], stdin_fd: int = -1, stdout_fd: int = -1,
+                          stderr_fd: int = -1, tty: bool = False, env: dict[str, str] | None = None) -> ExecProcess:
+        """Start ``argv`` in the container.  Without ``tty`` it uses the caller's three fds
+        (which the caller still owns and closes); with ``tty`` a terminal is allocated inside
+        the container and its master end is ``ExecProcess.pty_fd`` (the fds are ignored)."""
         if self._forkserver is None:
             self.start_sync()
         assert self._forkserver is not None
+        fds = [] if tty else [stdin_fd, stdout_fd, stderr_fd]
         conn = self._forkserver.request({"op": "exec", "dir": self._cdir(cid), "argv": list(argv),
-                                         "tty": tty, "env": env or {}},
-                                        [stdin_fd, stdout_fd, stderr_fd])
+                                         "tty": tty, "env": env or {}}, fds)
         conn.settimeout(30)
-        reply = shim.recv_msg(conn)
+        pty_fd = -1
+        if tty:
+            head, fds_in, _flags, _addr = socket.recv_fds(conn, 4, 1)
+            if len(head) < 4:
+                conn.close()
+                raise StartFailed("exec helper exited without an answer")
+            (n,) = struct.unpack("!I", head)
+            body = b""
+            while len(body) < n:
+                chunk = conn.recv(n - len(body))
+                if not chunk:
+                    break
+                body += chunk
+            reply = json.loads(body) if len(body) == n else None
+            pty_fd = fds_in[0] if fds_in else -1
+        else:
+            reply = shim.recv_msg(conn)
         if reply is None or "error" in reply:
             conn.close()
+            if pty_fd >= 0:
+                os.close(pty_fd)
             raise StartFailed((reply or {}).get("error") or "exec helper exited without an answer")
         conn.settimeout(None)
-        return ExecProcess(int(reply["pid"]), conn)
+        return ExecProcess(int(reply["pid"]), conn, pty_fd)
 
-    async def exec_process(self, cid: str, argv: list[str], stdin_fd: int, stdout_fd: int, stderr_fd: int,
-                           tty: bool = False) -> ExecProcess:
-        """Start ``argv`` in the container with the caller's fds (``kubectl exec``)."""
+    async def exec_process(self, cid: str, argv: list[str], stdin_fd: int = -1, stdout_fd: int = -1,
+                           stderr_fd: int = -1, tty: bool = False) -> ExecProcess:
+        """Start ``argv`` in the container (``kubectl exec``); see ``exec_process_sync``."""
         return await asyncio.to_thread(self.exec_process_sync, cid, argv, stdin_fd, stdout_fd, stderr_fd, tty)
 
     def exec_sync(self, cid: str, argv: list[str], stdin: bytes | None = None,
@@ -565,6 +591,15 @@ class Runtime:
 
     # ---- pod-level resources --------------------------------------------------------------
 
+    def pod_dir(self, pod_uid: str) -> str:
+        """A directory for the pod's own files (``/etc/hosts``… see ``podfiles``)."""
+        if not pod_uid or "/" in pod_uid or pod_uid.startswith("."):
+            raise ValueError(f"bad pod uid {pod_uid!r}")
+        return os.path.join(self.data_dir, "pods", pod_uid)
+
+    async def remove_pod_dir(self, pod_uid: str) -> None:
+        await asyncio.to_thread(remove_tree, self.pod_dir(pod_uid))
+
     def pod_netns_name(self, pod_uid: str) -> str:
         return f"{self.name}-{pod_uid}"
 
@@ -618,8 +653,9 @@ class Runtime:
                 netns.delete_pod_netns(path)
             except OSError as exc:
                 errors.append(f"{path}: {exc}")
-        with contextlib.suppress(FileNotFoundError, OSError):
-            remove_tree(self.logs_dir)
+        for d in (self.logs_dir, os.path.join(self.data_dir, "pods")):
+            with contextlib.suppress(FileNotFoundError, OSError):
+                remove_tree(d)
         if errors:
             raise RuntimeError_("cleanup incomplete: " + "; ".join(errors))
 
@@ -630,8 +666,9 @@ class Runtime:
 class ExecProcess:
     """A process started by ``exec_process``: its host pid, ``wait()`` and ``kill()``."""
 
-    def __init__(self, pid: int, conn: socket.socket) -> None:
+    def __init__(self, pid: int, conn: socket.socket, pty_fd: int = -1) -> None:
         self.pid = pid
+        self.pty_fd = pty_fd     # master end of the container-side terminal (tty=True); caller closes it
         self._conn = conn
         self._start = shim.proc_start_time(pid)
         self.returncode: int | None = None
@@ -649,6 +686,11 @@ class ExecProcess:
         self._conn.close()
         self.returncode = int(reply["exit_code"]) if reply and "exit_code" in reply else 137
         return self.returncode
+
+    def resize(self, rows: int, cols: int) -> None:
+        """Window size of the terminal (``kubectl exec -t`` resize events)."""
+        if self.pty_fd >= 0:
+            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
 
     def kill(self) -> None:
         if shim.proc_start_time(self.pid) == self._start:

@@ -20,6 +20,9 @@ shim can tell "could not start" (exit 128, reason StartError) from "ran and fail
 This module also holds the *exec helper* used for probes and ``kubectl exec``: it joins a
 running container's cgroups and namespaces and runs one more process there.
 
+Everything is imported at the top: after joining a container's mount namespace, Python can no
+longer import from the host.
+
 What it must never do: return into the caller's code after a fork (every forked path ends in
 ``os._exit`` or ``execve``), hold a lock or start a thread (it runs in forked children of a
 single-threaded process), or leave the container's mounts visible outside its own mount
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import os
 import select
@@ -38,6 +42,7 @@ import socket
 import stat
 import struct
 import sys
+import termios
 import time
 import traceback
 from typing import Any
@@ -543,6 +548,12 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
     for ns in NS_ORDER:
         linux.setns(ns_fds[ns], NS_FLAGS[ns])
         os.close(ns_fds[ns])
+    master = -1
+    if req.get("tty"):
+        # a terminal of the container's own devpts (we are in its mount namespace now), so
+        # that ttyname() works inside; the master end goes back to the caller
+        master, slave = os.openpty()
+        stdio = [slave, slave, slave]
     ep_r, ep_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
@@ -551,9 +562,6 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
                 os.dup2(fd, i)
             os.setsid()
             if req.get("tty"):
-                import fcntl
-                import termios
-
                 fcntl.ioctl(0, termios.TIOCSCTTY, 0)
             os.closerange(3, ep_w)
             os.closerange(ep_w + 1, 65536)
@@ -568,7 +576,7 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
                 os.write(ep_w, str(exc).encode()[:4000])
         finally:
             os._exit(127)
-    for fd in stdio:
+    for fd in set(stdio):
         os.close(fd)
     os.close(ep_w)
     err = os.read(ep_r, 4096)
@@ -577,7 +585,12 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
         os.waitpid(pid, 0)
         send_msg(conn, {"error": err.decode(errors="replace")})
         return
-    send_msg(conn, {"pid": pid})
+    if master >= 0:
+        raw = json.dumps({"pid": pid, "tty": True}).encode()
+        socket.send_fds(conn, [struct.pack("!I", len(raw)) + raw], [master])
+        os.close(master)
+    else:
+        send_msg(conn, {"pid": pid})
     _, status = os.waitpid(pid, 0)
     send_msg(conn, {"exit_code": exit_code_of(status)})
 

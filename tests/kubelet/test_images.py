@@ -177,6 +177,38 @@ def test_import_oci_layout_gzip_and_nested_index(store: ImageStore, tmp_path) ->
     assert open(os.path.join(img.layers[0], "hello.txt")).read() == "hi\n"
 
 
+@root
+def test_garbage_collect_keeps_used_and_named(store: ImageStore, tmp_path, busybox_layer: bytes) -> None:
+    bb = store.ensure_busybox()
+    a, b = str(tmp_path / "a.tar"), str(tmp_path / "b.tar")
+    docker_save_archive(a, "app:a", [busybox_layer, APP_LAYERS[0]])
+    docker_save_archive(b, "app:b", [_tar([("only-b", b"b", 0o644)])], {"Cmd": ["true"]})
+    (ia,) = store.import_archive(a)
+    (ib,) = store.import_archive(b)
+    assert store.garbage_collect(in_use={ia.id}, keep_refs=["busybox"]) == [ib.id]
+    assert {i.id for i in store.list()} == {ia.id, bb.id}
+    assert not os.path.exists(ib.layers[0]) and os.path.isdir(ia.layers[1])
+
+
+@root
+def test_lookup_user_from_image_files(store: ImageStore, tmp_path, busybox_layer: bytes) -> None:
+    extra = _tar([("etc", None, 0o755),
+                  ("etc/passwd", b"root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n", 0o644),
+                  ("etc/group", b"root:x:0:\nstaff:x:50:\n", 0o644)])
+    path = str(tmp_path / "u.tar")
+    docker_save_archive(path, "users:1", [busybox_layer, extra])
+    (img,) = store.import_archive(path)
+    cases = [("", (0, 0)), ("app", (1000, 1001)), ("1000", (1000, 1001)), ("4242", (4242, 0)),
+             ("app:staff", (1000, 50)), ("app:7", (1000, 7)), ("0:0", (0, 0))]
+    for user, expected in cases:
+        assert img.lookup_user(user) == expected, user
+    with pytest.raises(ImageError, match="unable to find user ghost"):
+        img.lookup_user("ghost")
+    with pytest.raises(ImageError, match="unable to find group nogroup"):
+        img.lookup_user("app:nogroup")
+    assert store.ensure_busybox().lookup_user("nobody") == (65534, 65534)
+
+
 def test_rejects_bad_archives(store: ImageStore, tmp_path) -> None:
     layer = _tar([("f", b"x", 0o644)])
     bad_id = str(tmp_path / "bad-diffid.tar")

@@ -248,6 +248,33 @@ async def test_exec_in_container(rt: Runtime) -> None:
         await rt.exec_in_container(h.id, ["true"], timeout=20)
 
 
+def read_until_eio(fd: int) -> bytes:
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 1000)
+        except OSError:      # EIO: every slave end is closed
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
+async def test_exec_with_tty(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sleep", "1000"]))
+    proc = await rt.exec_process(h.id, ["sh", "-c", "read line; tty; stty size; exit 5"], tty=True)
+    try:
+        proc.resize(33, 101)
+        os.write(proc.pty_fd, b"go\n")
+        out = await asyncio.to_thread(read_until_eio, proc.pty_fd)
+        code = await asyncio.to_thread(proc.wait, 20)
+    finally:
+        os.close(proc.pty_fd)
+    assert code == 5
+    assert out.split(b"\r\n")[:3] == [b"go", b"/dev/pts/0", b"33 101"]     # "go" is the echo
+    await rt.stop_container(h.id, 0)
+
+
 async def test_security_context(rt: Runtime) -> None:
     status = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status | tr -d '\\t'"
     h = await rt.start_container(spec(["sh", "-c", f"id -u; id -g; {status}"], name="user",
