@@ -33,6 +33,9 @@ class AdmissionConfig:
     default_unreachable_toleration_seconds: int = 300
     #: name -> PriorityClass object (or None when missing); None: only the system classes
     priority_class: Callable[[str], JSON | None] | None = None
+    #: add the projected `kube-api-access-*` token volume, as Kubernetes does (needs a kubelet
+    #: that serves serviceAccountToken projections, so off by default)
+    mount_service_account_token: bool = False
 
 
 DEFAULT_CONFIG = AdmissionConfig()
@@ -72,13 +75,52 @@ def default_toleration_seconds(pod: JSON, config: AdmissionConfig = DEFAULT_CONF
         spec["tolerations"] = tolerations + added
 
 
-def default_service_account(pod: JSON) -> None:
+def default_service_account(pod: JSON, config: AdmissionConfig = DEFAULT_CONFIG) -> None:
     spec = pod.get("spec")
     if not isinstance(spec, dict):
         return
     if not spec.get("serviceAccountName"):
         spec["serviceAccountName"] = spec.get("serviceAccount") or "default"
     spec["serviceAccount"] = spec["serviceAccountName"]
+    if config.mount_service_account_token and spec.get("automountServiceAccountToken") is not False:
+        mount_service_account_token(spec)
+
+
+SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+_NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"  # utilrand's alphabet: no vowels, no look-alikes
+
+
+def mount_service_account_token(spec: JSON) -> None:
+    """The `kube-api-access-xxxxx` projected volume (token, cluster CA, namespace) mounted
+    read-only in every container that does not mount something at that path already."""
+    import secrets
+    containers = [c for key in ("initContainers", "containers") for c in spec.get(key) or []
+                  if isinstance(c, dict)]
+    if all(any(isinstance(m, dict) and m.get("mountPath") == SERVICE_ACCOUNT_MOUNT_PATH
+               for m in c.get("volumeMounts") or []) for c in containers):
+        return
+    volumes = spec.get("volumes")
+    if not isinstance(volumes, list):
+        volumes = []
+        spec["volumes"] = volumes
+    existing = [v for v in volumes if isinstance(v, dict) and str(v.get("name", "")).startswith("kube-api-access-")]
+    if existing:
+        name = existing[0]["name"]
+    else:
+        name = "kube-api-access-" + "".join(secrets.choice(_NAME_CHARS) for _ in range(5))
+        volumes.append({"name": name, "projected": {"defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1",
+                                                                          "fieldPath": "metadata.namespace"}}]}},
+        ]}})
+    for c in containers:
+        mounts = c.get("volumeMounts")
+        if not isinstance(mounts, list):
+            mounts = []
+            c["volumeMounts"] = mounts
+        if not any(isinstance(m, dict) and m.get("mountPath") == SERVICE_ACCOUNT_MOUNT_PATH for m in mounts):
+            mounts.append({"name": name, "readOnly": True, "mountPath": SERVICE_ACCOUNT_MOUNT_PATH})
 
 
 def priority(pod: JSON, config: AdmissionConfig = DEFAULT_CONFIG) -> None:
@@ -117,7 +159,7 @@ def admit_create(resource: ResourceInfo, obj: JSON, ctx: AdmissionConfig | None 
     """Mutating admission of a create (raises Forbidden when Kubernetes would)."""
     config = ctx or DEFAULT_CONFIG
     if _is_pod(resource):
-        default_service_account(obj)
+        default_service_account(obj, config)
         priority(obj, config)
         default_toleration_seconds(obj, config)
 

@@ -21,6 +21,7 @@ from apiserver.registry.validation import (
     Raw,
     forbidden,
     invalid,
+    is_dns1035_label,
     is_dns1123_label,
     is_dns1123_subdomain,
     is_int,
@@ -32,6 +33,7 @@ from apiserver.registry.validation import (
     required,
     too_many,
     validate_label_selector,
+    validate_path_segment_name,
     validate_positive_int_or_percent,
 )
 
@@ -278,3 +280,86 @@ class PriorityClassStrategy(Strategy):
     def default(self, obj: JSON) -> None:
         super().default(obj)
         obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
+
+
+# ----------------------------------------------------------------- RBAC, CSR: path-segment names
+
+class PathSegmentNameStrategy(Strategy):
+    """Kinds whose names only need to be a valid URL path segment (`system:aggregate-to-admin`
+    is a valid ClusterRole name)."""
+
+    name_fn = staticmethod(validate_path_segment_name)  # type: ignore[assignment]
+
+
+# ----------------------------------------------------------------- CustomResourceDefinition
+
+class CustomResourceDefinitionStrategy(Strategy):
+    """The checks that keep a CRD servable: `<plural>.<group>` name, names, scope, exactly
+    one storage version. Status starts with the storage version recorded, as Kubernetes does
+    (acceptedNames and conditions come from whoever establishes the CRD)."""
+
+    has_generation = True
+
+    def initial_status(self, obj: JSON) -> JSON:
+        storage = [v.get("name") for v in _list(_dict(obj.get("spec")).get("versions"))
+                   if isinstance(v, dict) and v.get("storage")]
+        return {"acceptedNames": {"kind": "", "plural": ""}, "storedVersions": storage[:1]}
+
+    def validate_spec(self, obj: JSON) -> list[Cause]:
+        spec = _dict(obj.get("spec"))
+        names = _dict(spec.get("names"))
+        causes: list[Cause] = []
+        name = (obj.get("metadata") or {}).get("name") or ""
+        group, plural = spec.get("group") or "", names.get("plural") or ""
+        if name and name != f"{plural}.{group}":
+            causes.append(invalid("metadata.name", name, 'must be spec.names.plural+"."+spec.group'))
+        if not group:
+            causes.append(required("spec.group"))
+        elif len(group.split(".")) < 2:
+            causes.append(invalid("spec.group", group, "should be a domain with at least one dot"))
+        else:
+            causes += [invalid("spec.group", group, m) for m in is_dns1123_subdomain(group)]
+        scope = spec.get("scope") or ""
+        if not scope:
+            causes.append(required("spec.scope"))
+        elif scope not in ("Cluster", "Namespaced"):
+            causes.append(not_supported("spec.scope", scope, ["Cluster", "Namespaced"]))
+        if not plural:
+            causes.append(required("spec.names.plural"))
+        else:
+            causes += [invalid("spec.names.plural", plural, m) for m in is_dns1123_label(plural)]
+        singular = names.get("singular") or ""
+        if singular:
+            causes += [invalid("spec.names.singular", singular, m) for m in is_dns1123_label(singular)]
+        kind = names.get("kind") or ""
+        if not kind:
+            causes.append(required("spec.names.kind"))
+        versions = [v for v in _list(spec.get("versions")) if isinstance(v, dict)]
+        if not versions:
+            causes.append(invalid("spec.versions", Raw("[]apiextensions.CustomResourceDefinitionVersion(nil)"),
+                                  "must have exactly one version marked as storage version"))
+        else:
+            if sum(1 for v in versions if v.get("storage")) != 1:
+                causes.append(invalid("spec.versions", Raw("[]apiextensions.CustomResourceDefinitionVersion{...}"),
+                                      "must have exactly one version marked as storage version"))
+            seen: set[str] = set()
+            for i, v in enumerate(versions):
+                vname = v.get("name") or ""
+                if not vname:
+                    causes.append(required(f"spec.versions[{i}].name"))
+                else:
+                    causes += [invalid(f"spec.versions[{i}].name", vname, m) for m in is_dns1035_label(vname)]
+                    if vname in seen:
+                        causes.append(invalid("spec.versions", Raw("[]apiextensions.CustomResourceDefinitionVersion"
+                                                                   "{...}"), "must contain unique version names"))
+                    seen.add(vname)
+        return causes
+
+    def validate_spec_update(self, new: JSON, old: JSON) -> list[Cause]:
+        causes = self.validate_spec(new)
+        ns, os_ = _dict(new.get("spec")), _dict(old.get("spec"))
+        if (ns.get("group") or "") != (os_.get("group") or ""):
+            causes.append(invalid("spec.group", ns.get("group") or "", FIELD_IMMUTABLE))
+        if (_dict(ns.get("names")).get("plural") or "") != (_dict(os_.get("names")).get("plural") or ""):
+            causes.append(invalid("spec.names.plural", _dict(ns.get("names")).get("plural") or "", FIELD_IMMUTABLE))
+        return causes

@@ -184,7 +184,7 @@ class CustomResourceStrategy(Strategy):
         """Only status changes: everything else, metadata included, is the old object's
         (but for managedFields and resourceVersion, which the request path owns)."""
         status = copy.deepcopy(new.get("status"))
-        nm = new.get("metadata") if isinstance(new.get("metadata"), dict) else {}
+        nm: JSON = new["metadata"] if isinstance(new.get("metadata"), dict) else {}
         keep = {k: copy.deepcopy(nm[k]) for k in ("managedFields", "resourceVersion") if k in nm}
         new.clear()
         new.update(copy.deepcopy(old))
@@ -233,7 +233,12 @@ _STRATEGIES: dict[tuple[str, str], str] = {
     ("networking.k8s.io", "NetworkPolicy"): "others:GenerationStrategy",
     ("autoscaling", "HorizontalPodAutoscaler"): "others:GenerationStrategy",
     ("scheduling.k8s.io", "PriorityClass"): "others:PriorityClassStrategy",
-    ("apiextensions.k8s.io", "CustomResourceDefinition"): "others:GenerationStrategy",
+    ("apiextensions.k8s.io", "CustomResourceDefinition"): "others:CustomResourceDefinitionStrategy",
+    ("rbac.authorization.k8s.io", "Role"): "others:PathSegmentNameStrategy",
+    ("rbac.authorization.k8s.io", "ClusterRole"): "others:PathSegmentNameStrategy",
+    ("rbac.authorization.k8s.io", "RoleBinding"): "others:PathSegmentNameStrategy",
+    ("rbac.authorization.k8s.io", "ClusterRoleBinding"): "others:PathSegmentNameStrategy",
+    ("certificates.k8s.io", "CertificateSigningRequest"): "others:PathSegmentNameStrategy",
 }
 
 _BUILTIN_KINDS = {(r.group, r.kind) for r in BUILTIN}

@@ -92,3 +92,20 @@ def test_update_only_adds_tolerations_and_other_kinds_are_untouched() -> None:
     before = copy.deepcopy(d)
     admit("CREATE", DEPLOYMENTS, d, None)
     assert d == before
+
+
+def test_service_account_token_volume_when_enabled() -> None:
+    config = AdmissionConfig(mount_service_account_token=True)
+    p = pod()
+    admit_create(PODS, p, config)
+    vols = p["spec"]["volumes"]
+    assert len(vols) == 1 and vols[0]["name"].startswith("kube-api-access-") and len(vols[0]["name"]) == 21
+    assert vols[0]["projected"]["sources"][0] == {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}}
+    assert p["spec"]["containers"][0]["volumeMounts"] == [
+        {"name": vols[0]["name"], "readOnly": True, "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}]
+    opted_out = pod(automountServiceAccountToken=False)
+    admit_create(PODS, opted_out, config)
+    assert "volumes" not in opted_out["spec"]
+    default_off = pod()
+    admit_create(PODS, default_off)
+    assert "volumes" not in default_off["spec"]

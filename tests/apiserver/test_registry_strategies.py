@@ -739,3 +739,29 @@ def test_custom_resource_generation_and_status() -> None:
     st["status"] = {"ready": True}
     s.prepare_for_status_update(st, old)
     assert st["spec"] == {"size": 1} and "labels" not in st["metadata"] and st["status"] == {"ready": True}
+
+
+def test_rbac_names_are_path_segments() -> None:
+    role = {"metadata": {"name": "system:aggregate-to-admin"}, "rules": []}
+    assert create("clusterroles", "rbac.authorization.k8s.io", role)[1] == []
+    bad = {"metadata": {"name": "a/b"}, "rules": []}
+    assert create("clusterroles", "rbac.authorization.k8s.io", bad)[1] == [
+        ("metadata.name", "Invalid value: \"a/b\": may not contain '/'")]
+
+
+def test_crd_name_and_versions() -> None:
+    crd = {"metadata": {"name": "widgets.example.com"},
+           "spec": {"group": "example.com", "scope": "Namespaced",
+                    "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                    "versions": [{"name": "v1", "served": True, "storage": True}]}}
+    obj, causes = create("customresourcedefinitions", "apiextensions.k8s.io", crd)
+    assert causes == []
+    assert obj["status"] == {"acceptedNames": {"kind": "", "plural": ""}, "storedVersions": ["v1"]}
+    assert obj["metadata"]["generation"] == 1
+    wrong = copy.deepcopy(crd)
+    wrong["metadata"]["name"] = "widget.example.com"
+    wrong["spec"]["versions"][0]["storage"] = False
+    assert create("customresourcedefinitions", "apiextensions.k8s.io", wrong)[1] == [
+        ("metadata.name", 'Invalid value: "widget.example.com": must be spec.names.plural+"."+spec.group'),
+        ("spec.versions", "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: must have exactly "
+                          "one version marked as storage version")]
