@@ -185,7 +185,7 @@ class CustomResourceStrategy(Strategy):
         (but for managedFields and resourceVersion, which the request path owns)."""
         status = copy.deepcopy(new.get("status"))
         nm: JSON = new["metadata"] if isinstance(new.get("metadata"), dict) else {}
-        keep = {k: copy.deepcopy(nm[k]) for k in ("managedFields", "resourceVersion") if k in nm}
+        keep: JSON = {k: copy.deepcopy(nm[k]) for k in ("managedFields", "resourceVersion") if k in nm}
         new.clear()
         new.update(copy.deepcopy(old))
         meta = meta_of(new)
