@@ -308,6 +308,7 @@ class ImageStore:
             rec = index["images"].setdefault(image_id, {"diff_ids": diff_ids, "repo_digests": [],
                                                          "imported": time.time()})
             rec["diff_ids"] = diff_ids
+            rec["size"] = sum(_du(self.layer_dir(d)) for d in diff_ids)
             for t in tags:
                 index["refs"][t] = image_id
                 if manifest_digest:

@@ -294,7 +294,13 @@ class CgroupManager:
             v2mount = mount_root
             if not os.path.exists(os.path.join(mount_root, "cgroup.controllers")):
                 v2mount = os.path.join(mount_root, "unified")
-            self.bases[""] = os.path.join(v2mount, own.get("", "/").lstrip("/"), root_name)
+            own_dir = os.path.join(v2mount, own.get("", "/").lstrip("/"))
+            if own.get("", "/") != "/" and _has_procs(own_dir):
+                # cgroup v2 forbids controllers below a cgroup that holds processes ("no
+                # internal processes"), and we never move the kubelet itself: nest beside it.
+                log.warning("cgroup %s holds processes: pods go into a sibling cgroup", own_dir)
+                own_dir = os.path.dirname(own_dir)
+            self.bases[""] = os.path.join(own_dir, root_name)
         else:
             for ctrl in V1_CONTROLLERS:
                 hier = os.path.join(mount_root, ctrl)
@@ -530,6 +536,14 @@ class CgroupManager:
 
 
 # --------------------------------------------------------------------------- file helpers
+
+
+def _has_procs(d: str) -> bool:
+    try:
+        with open(os.path.join(d, "cgroup.procs")) as f:
+            return bool(f.read().strip())
+    except OSError:
+        return False
 
 
 def _write(path: str, value: str) -> None:

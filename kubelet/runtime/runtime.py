@@ -247,6 +247,7 @@ class Runtime:
         self.images = images or ImageStore(os.path.join(self.data_dir, "images"))
         self.cgroups = CgroupManager(name)
         self._forkserver: ForkServerClient | None = None
+        self._fs_lock = threading.Lock()
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -256,9 +257,19 @@ class Runtime:
     def start_sync(self) -> None:
         """Start the fork server; call before the process creates threads if you can (the
         fork server is a fresh interpreter either way)."""
-        if self._forkserver is None:
-            self._forkserver = ForkServerClient(os.path.join(self.data_dir, "forkserver.log"))
+        self._fork_server()
         self.cgroups.ensure("")
+
+    def _fork_server(self) -> ForkServerClient:
+        """The fork server, started again if it died (a crash there must not stop the node)."""
+        with self._fs_lock:
+            fs = self._forkserver
+            if fs is None or fs.proc.poll() is not None:
+                if fs is not None:
+                    log.warning("fork server exited with %s; starting a new one", fs.proc.returncode)
+                    fs.close()
+                self._forkserver = fs = ForkServerClient(os.path.join(self.data_dir, "forkserver.log"))
+            return fs
 
     async def close(self) -> None:
         if self._forkserver is not None:
@@ -276,9 +287,6 @@ class Runtime:
         return await asyncio.to_thread(self.start_container_sync, spec)
 
     def start_container_sync(self, spec: ContainerSpec) -> ContainerHandle:
-        if self._forkserver is None:
-            self.start_sync()
-        assert self._forkserver is not None
         image = self.images.resolve(spec.image)
         if image is None:
             raise ImageNotPresent(f'Container image "{spec.image}" is not present with pull policy of Never')
@@ -329,7 +337,7 @@ class Runtime:
         }
         shim.write_json(os.path.join(cdir, "config.json"), cfg)
         shim.write_json(os.path.join(cdir, "state.json"), {"status": "created", "created_at": shim.rfc3339_nano()})
-        conn = self._forkserver.request({"op": "start", "dir": cdir})
+        conn = self._fork_server().request({"op": "start", "dir": cdir})
         try:
             conn.settimeout(60)
             reply = shim.recv_msg(conn)
@@ -500,11 +508,8 @@ class Runtime:
         """Start ``argv`` in the container.  Without ``tty`` it uses the caller's three fds
         (which the caller still owns and closes); with ``tty`` a terminal is allocated inside
         the container and its master end is ``ExecProcess.pty_fd`` (the fds are ignored)."""
-        if self._forkserver is None:
-            self.start_sync()
-        assert self._forkserver is not None
         fds = [] if tty else [stdin_fd, stdout_fd, stderr_fd]
-        conn = self._forkserver.request({"op": "exec", "dir": self._cdir(cid), "argv": list(argv),
+        conn = self._fork_server().request({"op": "exec", "dir": self._cdir(cid), "argv": list(argv),
                                          "tty": tty, "env": env or {}}, fds)
         conn.settimeout(30)
         pty_fd = -1

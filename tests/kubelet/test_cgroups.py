@@ -135,6 +135,11 @@ def test_manager_paths_nest_under_own_cgroup_v1_and_v2(tmp_path) -> None:
     (tmp_path / "cgroup.controllers").write_text("cpu memory pids")
     m2 = CgroupManager("mizzen-y", version=2, mount_root=str(tmp_path), self_cgroup="0::/kubelet.slice\n")
     assert m2.paths("podU").dirs == {"": f"{tmp_path}/kubelet.slice/mizzen-y/podU"}
+    # v2: the kubelet's own cgroup holds processes, so pods go beside it
+    (tmp_path / "kubelet.slice").mkdir()
+    (tmp_path / "kubelet.slice" / "cgroup.procs").write_text("123\n")
+    m3 = CgroupManager("mizzen-z", version=2, mount_root=str(tmp_path), self_cgroup="0::/kubelet.slice\n")
+    assert m3.paths("podU").dirs == {"": f"{tmp_path}/mizzen-z/podU"}
     assert CgroupManager.pod_name("U", GUARANTEED) == "podU"
     assert CgroupManager.pod_name("U", BEST_EFFORT) == "besteffort/podU"
     with pytest.raises(ValueError):
@@ -187,3 +192,33 @@ def test_manager_limits_stats_kill_remove(manager: CgroupManager) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@root
+@pytest.mark.root
+@pytest.mark.skipif(not os.path.exists("/sys/fs/cgroup/unified/cgroup.procs"), reason="no cgroup2 mount")
+def test_v2_code_paths_on_the_hybrid_unified_mount() -> None:
+    """The hybrid cgroup2 mount has no controllers but has cgroup.kill: enough to run the v2
+    create/join/kill/remove paths for real."""
+    m = CgroupManager(f"mizzen-test-{secrets.token_hex(4)}", version=2)
+    assert m.bases[""].startswith("/sys/fs/cgroup/unified/")
+    try:
+        rel = "besteffort/podv2/c"
+        m.ensure(rel, container_limits({"limits": {"memory": "20Mi"}}))
+        (procs,) = m.procs_files(rel)
+        proc = subprocess.Popen(["/bin/busybox", "sh", "-c", f"echo 0 > {procs}; sleep 1000 & sleep 1000"])
+        try:
+            deadline = time.monotonic() + 10
+            while len(m.pids(rel)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(m.pids(rel)) == 2
+            m.kill(rel)
+            proc.wait(10)
+            assert proc.returncode == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    finally:
+        m.cleanup()
+    assert not m.exists("")

@@ -384,6 +384,18 @@ async def test_adopts_running_container_after_kubelet_kill9(rt: Runtime) -> None
     await again.close()
 
 
+async def test_fork_server_crash_loses_nothing(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sleep", "1000"]))
+    fs = rt._fork_server().proc
+    fs.kill()
+    await asyncio.to_thread(fs.wait)
+    h2 = await rt.start_container(spec(["sh", "-c", "echo second"], name="c2"))
+    assert (await rt.wait_container(h2.id, 30)).exit_code == 0
+    assert (await rt.container_status(h.id)).state == "running"
+    st = await rt.stop_container(h.id, 0)
+    assert (st.state, st.exit_code) == ("exited", 137)
+
+
 async def test_cleanup_all_removes_everything(rt: Runtime) -> None:
     procs = []
     for pod in ("p1", "p2"):
