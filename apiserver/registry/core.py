@@ -140,13 +140,6 @@ class PodStrategy(_TemplateQuantities, Strategy):
         nnn = status.get("nominatedNodeName") or ""
         if nnn:
             causes += [invalid("status.nominatedNodeName", nnn, m) for m in is_dns1123_subdomain(nnn)]
-        phase = status.get("phase")
-        if phase and phase not in ("Pending", "Running", "Succeeded", "Failed", "Unknown"):
-            causes.append(not_supported("status.phase", phase, ["Pending", "Running", "Succeeded", "Failed",
-                                                               "Unknown"]))
-        old_phase = _dict(old.get("status")).get("phase")
-        if old_phase in ("Succeeded", "Failed") and phase != old_phase:
-            causes.append(forbidden("status.phase", f"cannot transition from {old_phase} to {phase}"))
         return causes
 
 
