@@ -598,13 +598,18 @@ def validate_pod_spec_update(new: JSON, old: JSON) -> list[Cause]:
                               "tolerationSeconds")]
     causes += validate_tolerations(new_tols, "spec.tolerations")
     _set_or_pop(munged, "tolerations", os_)
-    # Scheduling gates may only be removed.
+    # Scheduling gates may only be removed; a gated pod may add to its nodeSelector.
     old_gates = [_dict(g).get("name") for g in _list(os_.get("schedulingGates"))]
-    new_gates = [_dict(g).get("name") for g in _list(ns.get("schedulingGates"))]
-    if not set(new_gates) <= set(old_gates):
-        causes.append(forbidden("spec.schedulingGates", "only deletion is allowed, but found new scheduling gate "
-                                f"'{next(g for g in new_gates if g not in old_gates)}'"))
+    for i, g in enumerate(_list(ns.get("schedulingGates"))):
+        name = _dict(g).get("name")
+        if name not in old_gates:
+            causes.append(forbidden(f"spec.schedulingGates[{i}].name", "only deletion is allowed, but found new "
+                                    f"scheduling gate '{name}'"))
     _set_or_pop(munged, "schedulingGates", os_)
+    if old_gates:
+        old_sel, new_sel = _dict(os_.get("nodeSelector")), _dict(ns.get("nodeSelector"))
+        if all(new_sel.get(k) == v for k, v in old_sel.items()):
+            _set_or_pop(munged, "nodeSelector", os_)
     old_grace, new_grace = os_.get("terminationGracePeriodSeconds"), ns.get("terminationGracePeriodSeconds")
     if is_int(old_grace) and old_grace < 0 and new_grace == 1:
         munged["terminationGracePeriodSeconds"] = old_grace

@@ -765,3 +765,15 @@ def test_crd_name_and_versions() -> None:
         ("metadata.name", 'Invalid value: "widget.example.com": must be spec.names.plural+"."+spec.group'),
         ("spec.versions", "Invalid value: []apiextensions.CustomResourceDefinitionVersion{...}: must have exactly "
                           "one version marked as storage version")]
+
+
+def test_pod_scheduling_gates_only_removed() -> None:
+    old, _ = create("pods", "", pod(schedulingGates=[{"name": "g1"}]))
+    added = copy.deepcopy(old)
+    added["spec"]["schedulingGates"].append({"name": "g2"})
+    assert update("pods", "", added, old)[1] == [
+        ("spec.schedulingGates[1].name", "Forbidden: only deletion is allowed, but found new scheduling gate 'g2'")]
+    released = copy.deepcopy(old)
+    del released["spec"]["schedulingGates"]
+    released["spec"]["nodeSelector"] = {"zone": "a"}
+    assert update("pods", "", released, old)[1] == []
