@@ -325,6 +325,7 @@ class Runtime:
             "cgroup": rel,
             "cgroup_procs": self.cgroups.procs_files(rel),
             "memory_events": mem_events,
+            "cgroup_mounts": self._cgroup_mounts(),
             "log_path": log_path,
             "privileged": sec.privileged,
             "read_only_root": sec.read_only_root_filesystem,
@@ -349,6 +350,13 @@ class Runtime:
             raise StartFailed(reply["error"], cid)
         return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
 
+    def _cgroup_mounts(self) -> list[str]:
+        """Hierarchies to mount at the container's /sys/fs/cgroup (host directory names)."""
+        if self.cgroups.version == 2:
+            return ["cgroup2"]
+        names = {os.path.relpath(b, self.cgroups.mount_root).split("/")[0] for b in self.cgroups.bases.values()}
+        return sorted(names)
+
     def _status_sync(self, cid: str) -> ContainerStatus | None:
         cdir = self._cdir(cid)
         try:
@@ -358,15 +366,14 @@ class Runtime:
             return None
         spec = cfg["spec"]
         state = st.get("status", "created")
-        if state == "running" and not self._alive(st.get("shim_pid"), st.get("shim_start")):
-            # the shim vanished without writing an exit (killed, or the machine rebooted)
-            if self._alive(st.get("pid"), st.get("pid_start")):
-                pass  # still running; nobody will record its exit code
-            else:
-                state = "exited"
-                st.setdefault("exit_code", 137)
-                st.setdefault("reason", "ContainerStatusUnknown")
-                st.setdefault("message", "The container could not be located when the pod was terminated")
+        shim_gone = st.get("shim_pid") and not self._alive(st.get("shim_pid"), st.get("shim_start"))
+        if state in ("created", "running") and shim_gone and not self._alive(st.get("pid"), st.get("pid_start")):
+            # the shim vanished without writing an exit (killed, or the machine rebooted);
+            # a container still alive without its shim stays "running" (its exit code is lost)
+            state = "exited"
+            st.setdefault("exit_code", 137)
+            st.setdefault("reason", "ContainerStatusUnknown")
+            st.setdefault("message", "The container could not be located when the pod was terminated")
         return ContainerStatus(
             id=cid, pod_uid=spec["pod_uid"], pod_name=spec["pod_name"], namespace=spec["namespace"],
             name=spec["name"], attempt=spec["attempt"], image=spec["image"], image_id=cfg["image_id"],

@@ -237,6 +237,9 @@ def setup_rootfs(cfg: dict[str, Any]) -> None:
     sys_flags = nsd | (0 if privileged else linux.MS_RDONLY)
     linux.mount("sysfs", sys_, "sysfs", sys_flags)
 
+    if cfg.get("cgroup_mounts"):
+        _mount_cgroupfs(os.path.join(sys_, "fs", "cgroup"), cfg["cgroup_mounts"], privileged)
+
     for m in cfg.get("mounts") or []:
         src = m["host_path"]
         target = secure_join(rootfs, m["container_path"])
@@ -272,6 +275,22 @@ def setup_rootfs(cfg: dict[str, Any]) -> None:
     os.chdir("/")
     if cfg.get("read_only_root"):
         linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+
+
+def _mount_cgroupfs(target: str, hierarchies: list[str], privileged: bool) -> None:
+    """``/sys/fs/cgroup`` as a container sees it: its own cgroup as the root of each hierarchy
+    (we are in a new cgroup namespace), read-only unless privileged."""
+    ro = 0 if privileged else linux.MS_RDONLY
+    flags = linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC
+    if hierarchies == ["cgroup2"]:
+        linux.mount("cgroup2", target, "cgroup2", flags | ro)
+        return
+    linux.mount("tmpfs", target, "tmpfs", flags, "mode=755")
+    for h in hierarchies:
+        d = os.path.join(target, h)
+        os.mkdir(d, 0o555)
+        linux.mount("cgroup", d, "cgroup", flags | ro, h)
+    linux.mount(None, target, None, linux.MS_REMOUNT | flags | ro, "mode=755")
 
 
 def apply_identity(cfg: dict[str, Any]) -> None:
@@ -612,6 +631,7 @@ def serve_connection(conn_fd: int, extra_fds: list[int]) -> None:
     cdir = req["dir"]
     if req.get("op") == "start":
         logf = os.open(os.path.join(cdir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+        update_state(cdir, shim_pid=os.getpid(), shim_start=proc_start_time(os.getpid()))
     else:
         logf = os.open("/dev/null", os.O_WRONLY)
     null = os.open("/dev/null", os.O_RDONLY)

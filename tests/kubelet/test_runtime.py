@@ -129,9 +129,11 @@ async def test_isolation_pid_hostname_mounts_network(rt: Runtime, tmp_path) -> N
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n10.0.0.5 pod-a\n")
     script = ("echo pid=$$; hostname; echo procs=$(ls -d /proc/[0-9]* | wc -l); "
+              "echo cgroup=$(cat /proc/self/cgroup | grep -v '::/$' | grep -c -v ':/$'); "
+              "echo memlimit=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max); "
               "cut -d' ' -f2 /proc/mounts; echo net=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '); "
               "cat /etc/hosts")
-    h = await rt.start_container(spec(["sh", "-c", script], netns_path=ns,
+    h = await rt.start_container(spec(["sh", "-c", script], netns_path=ns, resources={"limits": {"memory": "64Mi"}},
                                       mounts=[Mount(str(hosts), "/etc/hosts", readonly=True)]))
     st = await rt.wait_container(h.id, 30)
     assert (st.state, st.exit_code, st.reason) == ("exited", 0, "Completed")
@@ -139,9 +141,12 @@ async def test_isolation_pid_hostname_mounts_network(rt: Runtime, tmp_path) -> N
     assert out[0] == "pid=1"
     assert out[1] == "pod-a"
     assert 2 <= int(out[2].removeprefix("procs=")) <= 4   # sh, its subshell, ls, wc: no host process
+    assert out[3] == "cgroup=0"          # every hierarchy shows "/": its own cgroup namespace root
+    assert out[4] == f"memlimit={64 * 2**20}"
+    del out[3:5]
     mounts = set(out[3:out.index(next(x for x in out if x.startswith("net=")))])
     assert {"/", "/proc", "/dev", "/dev/pts", "/dev/shm", "/sys", "/etc/hosts"} <= mounts
-    assert not {m for m in mounts if m.startswith(("/sys/fs/cgroup", "/work", "/tmp", "/run", "/boot"))}
+    assert not {m for m in mounts if m.startswith(("/work", "/tmp", "/run", "/boot", "/var", "/home"))}
     assert "net=lo" in out
     assert out[-2:] == ["127.0.0.1 localhost", "10.0.0.5 pod-a"]
     await rt.remove_container(h.id)
