@@ -262,6 +262,22 @@ def validate_probe(probe: Any, path: str, liveness_or_startup: bool = False) -> 
     return causes
 
 
+def validate_lifecycle_handler(handler: Any, path: str) -> list[Cause]:
+    """postStart/preStop: exactly one of exec, httpGet, tcpSocket, sleep."""
+    handler = _dict(handler)
+    kinds = [k for k in ("exec", "httpGet", "tcpSocket", "sleep") if handler.get(k) is not None]
+    causes = [forbidden(f"{path}.{k}", "may not specify more than 1 handler type") for k in kinds[1:]]
+    if not kinds:
+        causes.append(required(path, "must specify a handler type"))
+    ex = handler.get("exec")
+    if isinstance(ex, dict) and not ex.get("command"):
+        causes.append(required(f"{path}.exec.command"))
+    http = handler.get("httpGet")
+    if isinstance(http, dict):
+        causes += validate_port_num_or_name(http.get("port"), f"{path}.httpGet.port")
+    return causes
+
+
 def validate_port_num_or_name(port: Any, path: str) -> list[Cause]:
     if is_int(port):
         return [invalid(path, port, m) for m in is_valid_port_num(port)]
@@ -313,6 +329,11 @@ def validate_container_rest(c: JSON, p: str, volumes: set[str], init: bool) -> l
             causes.append(forbidden(f"{p}.{name}", "may not be set for init containers without restartPolicy=Always"))
         else:
             causes += validate_probe(probe, f"{p}.{name}", liveness_like)
+    lifecycle = c.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        for hook in ("postStart", "preStop"):
+            if lifecycle.get(hook) is not None:
+                causes += validate_lifecycle_handler(lifecycle[hook], f"{p}.lifecycle.{hook}")
     causes += validate_resource_requirements(c.get("resources"), p + ".resources")
     mount_paths: set[str] = set()
     for i, m in enumerate(_list(c.get("volumeMounts"))):

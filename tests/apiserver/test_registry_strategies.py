@@ -777,3 +777,9 @@ def test_pod_scheduling_gates_only_removed() -> None:
     del released["spec"]["schedulingGates"]
     released["spec"]["nodeSelector"] = {"zone": "a"}
     assert update("pods", "", released, old)[1] == []
+
+
+def test_lifecycle_hook_needs_a_handler() -> None:
+    obj = pod(containers=[{"name": "a", "image": "a", "lifecycle": {"preStop": {}}}])
+    assert create("pods", "", obj)[1] == [
+        ("spec.containers[0].lifecycle.preStop", "Required value: must specify a handler type")]
