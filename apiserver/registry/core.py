@@ -580,8 +580,7 @@ class SecretStrategy(ConfigMapStrategy):
             if not ann.get("kubernetes.io/service-account.name"):
                 causes.append(required("metadata.annotations[kubernetes.io/service-account.name]"))
         if stype == "kubernetes.io/basic-auth" and "username" not in data and "password" not in data:
-            causes.append(required("data[username]", "must contain at least one of the keys username or "
-                                   "password"))
+            causes += [required("data[username]"), required("data[password]")]
         if stype == "kubernetes.io/ssh-auth" and "ssh-privatekey" not in data:
             causes.append(required("data[ssh-privatekey]"))
         return causes
