@@ -173,9 +173,7 @@ class EventsV1Strategy(Strategy):
         rns = regarding.get("namespace") or ""
         if not obj.get("eventTime"):
             causes.append(required("eventTime"))
-        if not rns and ns not in ("default", "kube-system") and regarding:
-            causes.append(invalid("involvedObject.namespace", rns, "does not match event.namespace"))
-        elif rns and rns != ns:
+        if not rns and ns not in ("default", "kube-system"):
             causes.append(invalid("involvedObject.namespace", rns, "does not match event.namespace"))
         rc = obj.get("reportingController") or ""
         if not rc:

@@ -783,3 +783,15 @@ def test_lifecycle_hook_needs_a_handler() -> None:
     obj = pod(containers=[{"name": "a", "image": "a", "lifecycle": {"preStop": {}}}])
     assert create("pods", "", obj)[1] == [
         ("spec.containers[0].lifecycle.preStop", "Required value: must specify a handler type")]
+
+
+def test_events_v1_requires_the_new_fields() -> None:
+    ev = {"metadata": {"name": "web.1", "namespace": "default"}, "eventTime": "2024-01-01T00:00:00.000000Z",
+          "regarding": {"kind": "Pod", "name": "web", "namespace": "default"}, "reportingController": "mizzen/sched",
+          "reportingInstance": "sched-1", "action": "Binding", "reason": "Scheduled", "type": "Normal"}
+    assert create("events", "events.k8s.io", ev)[1] == []
+    bare = {"metadata": {"name": "web.2", "namespace": "default"}, "type": "Info"}
+    assert create("events", "events.k8s.io", bare)[1] == [
+        ("eventTime", "Required value"), ("reportingController", "Required value"),
+        ("reportingInstance", "Required value"), ("action", "Required value"), ("reason", "Required value"),
+        ("type", 'Invalid value: "": has invalid value: Info')]
