@@ -21,6 +21,7 @@ does file I/O; callers on an event loop run them in a thread.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import fcntl
 import gzip
@@ -193,7 +194,7 @@ class ImageStore:
             return expected_diff_id
         head = fileobj.read(2)
         fileobj.seek(0)
-        stream: IO[bytes] = gzip.GzipFile(fileobj=fileobj) if head == b"\x1f\x8b" else fileobj
+        stream: Any = gzip.GzipFile(fileobj=fileobj) if head == b"\x1f\x8b" else fileobj
         hasher = _HashingReader(stream)
         tmpdir = tempfile.mkdtemp(prefix="layer-", dir=os.path.join(self.root, "tmp"))
         try:
@@ -217,7 +218,7 @@ class ImageStore:
 
     # ---- import --------------------------------------------------------------------------
 
-    def import_archive(self, path: str) -> list[Image]:
+    def import_archive(self, path: str) -> builtins.list[Image]:
         """Import an OCI image layout tar or a ``docker save`` tarball; returns its images.
 
         Tags come from ``manifest.json``'s ``RepoTags`` (docker) or from the
@@ -242,7 +243,7 @@ class ImageStore:
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
-    def _import_docker(self, work: str) -> list[Image]:
+    def _import_docker(self, work: str) -> builtins.list[Image]:
         with open(os.path.join(work, "manifest.json")) as f:
             entries = json.load(f)
         out = []
@@ -254,13 +255,13 @@ class ImageStore:
             out.append(self._import_image(config_bytes, layer_files, tags, manifest_digest=None))
         return out
 
-    def _import_oci(self, work: str) -> list[Image]:
+    def _import_oci(self, work: str) -> builtins.list[Image]:
         def blob(digest: str) -> str:
             algo, _, hexd = digest.partition(":")
             return os.path.join(work, "blobs", algo, hexd)
 
-        with open(os.path.join(work, "index.json")) as f:
-            index = json.load(f)
+        with open(os.path.join(work, "index.json")) as fi:
+            index = json.load(fi)
         out = []
         pending = [(d, d.get("annotations") or {}) for d in index.get("manifests") or []]
         while pending:
@@ -384,12 +385,12 @@ class ImageStore:
                 return None
         return index["refs"].get(f"{r.name}:{r.tag}")
 
-    def list(self) -> list[Image]:
+    def list(self) -> builtins.list[Image]:
         index = self._read_index()
         out = [self._load(i, index) for i in sorted(index["images"])]
         return [i for i in out if i is not None]
 
-    def remove(self, ref: str) -> list[str]:
+    def remove(self, ref: str) -> builtins.list[str]:
         """Untag ``ref``; delete the image when no tag is left (or when ``ref`` is its ID),
         and every layer no remaining image uses.  Returns the removed tags and image IDs
         (docker's ``Untagged:``/``Deleted:`` lines)."""
@@ -418,7 +419,7 @@ class ImageStore:
             if f"sha256:{hexd}" not in used:
                 remove_tree(os.path.join(base, hexd))
 
-    def garbage_collect(self, in_use: set[str], keep_refs: Iterable[str] = ()) -> list[str]:
+    def garbage_collect(self, in_use: set[str], keep_refs: Iterable[str] = ()) -> builtins.list[str]:
         """Remove every image whose ID is not in ``in_use`` (IDs of images that containers on
         this node use) and that no ref in ``keep_refs`` names, then unused layers.  When to
         run it (disk thresholds) is the kubelet's decision.  Returns the removed image IDs."""

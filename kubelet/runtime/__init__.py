@@ -9,6 +9,7 @@ from kubelet.runtime.runtime import (
     ContainerNotFound,
     ContainerSpec,
     ContainerStatus,
+    CreateContainerError,
     ExecProcess,
     ExecResult,
     ImageNotPresent,
@@ -21,7 +22,7 @@ from kubelet.runtime.runtime import (
 )
 
 __all__ = [
-    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "ExecProcess",
+    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "CreateContainerError", "ExecProcess",
     "ExecResult", "ImageNotPresent", "Mount", "Runtime", "RuntimeError_", "SecurityContext",
     "StartFailed", "merge_image_config",
 ]

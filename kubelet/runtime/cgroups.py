@@ -371,6 +371,7 @@ class CgroupManager:
                 log.warning("cannot enable %s in %s: %s", want, path, exc)
 
     def apply(self, p: CgroupPaths, lim: CgroupLimits) -> None:
+        d: str | None
         if self.version == 2:
             d = p.dirs[""]
             _write_opt(os.path.join(d, "cpu.weight"), str(cpu_weight(lim.cpu_shares)))
@@ -418,6 +419,7 @@ class CgroupManager:
     def stats(self, rel: str) -> CgroupStats:
         p = self.paths(rel)
         st = CgroupStats()
+        d: str | None
         if self.version == 2:
             d = p.dirs[""]
             cpu = _read_kv(os.path.join(d, "cpu.stat"))

@@ -54,7 +54,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kubelet.images import ImageStore
-from kubelet.images.store import Image, remove_tree
+from kubelet.images.store import Image, ImageError, remove_tree
 from kubelet.runtime import linux, netns, shim
 from kubelet.runtime.cgroups import BURSTABLE, CgroupManager, CgroupStats, container_limits, pod_limits
 
@@ -73,6 +73,11 @@ class ImageNotPresent(RuntimeError_):
 
 class ContainerNotFound(RuntimeError_):
     pass
+
+
+class CreateContainerError(RuntimeError_):
+    """The container cannot be created from its spec and image (Kubernetes' reason
+    CreateContainerError), e.g. an image ``User`` missing from the image's /etc/passwd."""
 
 
 class StartFailed(RuntimeError_):
@@ -290,6 +295,8 @@ class Runtime:
         image = self.images.resolve(spec.image)
         if image is None:
             raise ImageNotPresent(f'Container image "{spec.image}" is not present with pull policy of Never')
+        sec = spec.security
+        uid, gid = self._identity(image, sec)
         cid = secrets.token_hex(32)
         cdir = self._cdir(cid)
         os.mkdir(cdir, 0o700)
@@ -304,7 +311,6 @@ class Runtime:
             mem_events = os.path.join(paths.dirs["memory"], "memory.oom_control") if "memory" in paths.dirs else ""
         log_path = spec.log_path or os.path.join(
             self.logs_dir, f"{spec.namespace}_{spec.pod_name}_{spec.pod_uid}", spec.name, f"{spec.attempt}.log")
-        sec = spec.security
         caps = linux.effective_capabilities(linux.DEFAULT_CAPABILITIES, sec.capabilities_add,
                                             sec.capabilities_drop, sec.privileged)
         no_new_privs = not sec.privileged and sec.allow_privilege_escalation is not True
@@ -331,8 +337,8 @@ class Runtime:
             "read_only_root": sec.read_only_root_filesystem,
             "capabilities": sorted(caps),
             "no_new_privs": no_new_privs,
-            "uid": sec.run_as_user,
-            "gid": sec.run_as_group,
+            "uid": uid,
+            "gid": gid,
             "supplemental_groups": sec.supplemental_groups,
             "oom_score_adj": spec.oom_score_adj,
         }
@@ -349,6 +355,21 @@ class Runtime:
         if "error" in reply:
             raise StartFailed(reply["error"], cid)
         return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
+
+    @staticmethod
+    def _identity(image: Image, sec: SecurityContext) -> tuple[int, int]:
+        """(uid, gid) the container runs as: runAsUser, else the image's ``User``; the group
+        is runAsGroup, else the user's primary group in the image's /etc/passwd, else 0."""
+        try:
+            if sec.run_as_user is not None:
+                uid, gid = sec.run_as_user, image.lookup_user(str(sec.run_as_user))[1]
+            else:
+                uid, gid = image.lookup_user(image.config.user)
+        except (ImageError, OSError, ValueError) as exc:
+            raise CreateContainerError(str(exc)) from exc
+        if sec.run_as_group is not None:
+            gid = sec.run_as_group
+        return uid, gid
 
     def _cgroup_mounts(self) -> list[str]:
         """Hierarchies to mount at the container's /sys/fs/cgroup (host directory names)."""
@@ -711,7 +732,7 @@ class ExecProcess:
 
 
 __all__ = [
-    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "ExecProcess", "ExecResult",
+    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "CreateContainerError", "ContainerStatus", "ExecProcess", "ExecResult",
     "ImageNotPresent", "Mount", "Runtime", "RuntimeError_", "SecurityContext", "StartFailed",
     "merge_image_config",
 ]

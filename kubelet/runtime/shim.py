@@ -300,8 +300,8 @@ def apply_identity(cfg: dict[str, Any]) -> None:
     user ends with empty effective and permitted sets (as with containerd)."""
     privileged = cfg.get("privileged", False)
     keep = frozenset(cfg.get("capabilities") or [])
-    uid = cfg.get("uid") or 0
-    gid = cfg.get("gid") if cfg.get("gid") is not None else (uid if cfg.get("uid") else 0)
+    uid = int(cfg.get("uid") or 0)
+    gid = int(cfg.get("gid") or 0)
     if not privileged:
         linux.drop_bounding_set(keep)
     os.setgroups(list(cfg.get("supplemental_groups") or []))

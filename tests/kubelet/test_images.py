@@ -60,6 +60,11 @@ def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
     return buf.getvalue()
 
 
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
+
+
 def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
@@ -209,6 +214,39 @@ def test_lookup_user_from_image_files(store: ImageStore, tmp_path, busybox_layer
     assert store.ensure_busybox().lookup_user("nobody") == (65534, 65534)
 
 
+@root
+@pytest.mark.root
+async def test_image_user_is_honoured(tmp_path, busybox_layer: bytes) -> None:
+    from kubelet.runtime import ContainerSpec, CreateContainerError, Runtime, SecurityContext
+
+    rt = Runtime(str(tmp_path / "node"), name=f"mizzen-test-{secrets.token_hex(4)}")
+    try:
+        extra = _tar([("etc", None, 0o755), ("etc/passwd", b"app:x:1000:1001::/:/bin/sh\n", 0o644)])
+        for tag, user in (("users:app", "app"), ("users:ghost", "ghost")):
+            path = str(tmp_path / f"{user}.tar")
+            docker_save_archive(path, tag, [busybox_layer, extra], {"User": user, "Cmd": ["sh", "-c", "id -u; id -g"]})
+            rt.images.import_archive(path)
+        await rt.start()
+
+        def c(image: str, **sec) -> ContainerSpec:
+            name = image.replace(":", "-") + "".join(f"-{v}" for v in sec.values())
+            return ContainerSpec(pod_uid="u", pod_name="p", namespace="d", name=name, image=image,
+                                 command=["sh", "-c", "id -u; id -g"], security=SecurityContext(**sec))
+
+        h = await rt.start_container(c("users:app"))
+        await rt.wait_container(h.id, 30)
+        assert [ln.split(" ", 3)[3] for ln in _read(h.log_path).splitlines()] == ["1000", "1001"]
+        h = await rt.start_container(c("users:app", run_as_user=0))
+        await rt.wait_container(h.id, 30)
+        assert [ln.split(" ", 3)[3] for ln in _read(h.log_path).splitlines()] == ["0", "0"]
+        with pytest.raises(CreateContainerError, match="unable to find user ghost"):
+            await rt.start_container(c("users:ghost"))
+    finally:
+        await rt.cleanup_all()
+        await rt.close()
+    assert not rt.cgroups.exists("")
+
+
 def test_rejects_bad_archives(store: ImageStore, tmp_path) -> None:
     layer = _tar([("f", b"x", 0o644)])
     bad_id = str(tmp_path / "bad-diffid.tar")
@@ -249,11 +287,6 @@ def test_busybox_image(store: ImageStore) -> None:
     # the same binary always gives the same image
     other = ImageStore(os.path.join(store.root, "other"))
     assert other.ensure_busybox().id == img.id
-
-
-def _read(path: str) -> str:
-    with open(path) as f:
-        return f.read()
 
 
 @root

@@ -287,6 +287,10 @@ async def test_security_context(rt: Runtime) -> None:
     await rt.wait_container(h.id, 30)
     assert texts(h.log_path) == ["65534", "65534", "CapEff:0000000000000000", "CapBnd:00000000a80425fb",
                                  "NoNewPrivs:1"]
+    for uid, gid in ((65534, "65534"), (1234, "0")):     # the group comes from the image's /etc/passwd
+        h = await rt.start_container(spec(["sh", "-c", "id -g"], name=f"u{uid}", security=SecurityContext(run_as_user=uid)))
+        await rt.wait_container(h.id, 30)
+        assert texts(h.log_path) == [gid]
     h = await rt.start_container(spec(["sh", "-c", status], name="caps", security=SecurityContext(
         capabilities_drop=["ALL"], capabilities_add=["NET_ADMIN"])))
     await rt.wait_container(h.id, 30)
