@@ -95,6 +95,18 @@ class Image:
                     return None
         return None
 
+    def home_dir(self, uid: int) -> str:
+        """The home directory of ``uid`` in the image's /etc/passwd (``/`` when unknown)."""
+        f = self.find_file("/etc/passwd")
+        if f is None:
+            return "/"
+        with open(f) as fh:
+            for line in fh:
+                p = line.rstrip("\n").split(":")
+                if len(p) > 5 and p[2] == str(uid):
+                    return p[5] or "/"
+        return "/"
+
     def lookup_user(self, user: str) -> tuple[int, int]:
         """Image ``User`` (``name``, ``uid``, ``name:group``, ``uid:gid``) -> (uid, gid), read
         from the image's own /etc/passwd and /etc/group, as runc does.  Raises ``ImageError``

@@ -323,7 +323,7 @@ class Runtime:
             "workdir": os.path.join(cdir, "work"),
             "lowerdirs": image.lowerdirs,
             "argv": spec.command,
-            "env": spec.env,
+            "env": self._default_env(spec, image, uid),
             "working_dir": spec.working_dir or "/",
             "mounts": [asdict(m) for m in spec.mounts],
             "hostname": spec.hostname or spec.pod_name,
@@ -355,6 +355,17 @@ class Runtime:
         if "error" in reply:
             raise StartFailed(reply["error"], cid)
         return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
+
+    @staticmethod
+    def _default_env(spec: ContainerSpec, image: Image, uid: int) -> list[str]:
+        """The spec's env plus what containerd adds when absent: HOSTNAME and HOME."""
+        env = list(spec.env)
+        names = {e.split("=", 1)[0] for e in env}
+        if "HOSTNAME" not in names:
+            env.append(f"HOSTNAME={spec.hostname or spec.pod_name}")
+        if "HOME" not in names:
+            env.append(f"HOME={image.home_dir(uid)}")
+        return env
 
     @staticmethod
     def _identity(image: Image, sec: SecurityContext) -> tuple[int, int]:

@@ -317,11 +317,16 @@ async def test_volumes_read_only_and_read_write(rt: Runtime, tmp_path) -> None:
     rw.mkdir()
     ro.mkdir()
     (ro / "config").write_text("v1\n")
+    term = tmp_path / "termination-log"
+    term.write_text("")
     h = await rt.start_container(spec(
-        ["sh", "-c", "cat /etc/app/config; echo written > /data/out; echo x > /etc/app/new || echo denied"],
-        mounts=[Mount(str(rw), "/data"), Mount(str(ro), "/etc/app", readonly=True)]))
+        ["sh", "-c", "cat /etc/app/config; echo written > /data/out; echo x > /etc/app/new || echo denied; "
+                     "echo $HOSTNAME $HOME > /dev/termination-log"],
+        mounts=[Mount(str(rw), "/data"), Mount(str(ro), "/etc/app", readonly=True),
+                Mount(str(term), "/dev/termination-log")]))
     st = await rt.wait_container(h.id, 30)
     assert st.exit_code == 0
+    assert term.read_text() == "pod-a /root\n"
     assert texts(h.log_path)[0] == "v1" and "denied" in texts(h.log_path)
     assert (rw / "out").read_text() == "written\n"
     assert not (ro / "new").exists()
