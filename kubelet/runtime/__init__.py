@@ -7,6 +7,7 @@ server, and nothing here may block an event loop (coroutines run blocking work i
 from kubelet.runtime.runtime import (
     ContainerHandle,
     ContainerNotFound,
+    ContainerRuntimeError,
     ContainerSpec,
     ContainerStatus,
     CreateContainerError,
@@ -15,7 +16,6 @@ from kubelet.runtime.runtime import (
     ImageNotPresent,
     Mount,
     Runtime,
-    RuntimeError_,
     SecurityContext,
     StartFailed,
     merge_image_config,
@@ -23,6 +23,6 @@ from kubelet.runtime.runtime import (
 
 __all__ = [
     "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "CreateContainerError", "ExecProcess",
-    "ExecResult", "ImageNotPresent", "Mount", "Runtime", "RuntimeError_", "SecurityContext",
+    "ExecResult", "ImageNotPresent", "Mount", "Runtime", "ContainerRuntimeError", "SecurityContext",
     "StartFailed", "merge_image_config",
 ]

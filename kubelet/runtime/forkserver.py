@@ -19,6 +19,7 @@ What it must never do: start a thread, or do any work for a request in its own p
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import signal
 import socket
@@ -30,6 +31,10 @@ MAX_FDS = 8
 
 
 def serve(ctrl_fd: int) -> None:
+    # Shims are forks of this process and live as long as their containers: keep the pages
+    # they share with us shared.  A frozen, disabled GC never writes into old objects' headers.
+    gc.disable()
+    gc.freeze()
     ctrl = socket.socket(fileno=ctrl_fd)
     # Shims are reaped by the kernel while we serve; after the control socket closes, wait()
     # blocks until every child has exited (that is SIG_IGN's documented behaviour).

@@ -50,6 +50,7 @@ import sys
 import termios
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -63,24 +64,24 @@ log = logging.getLogger(__name__)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-class RuntimeError_(Exception):
+class ContainerRuntimeError(Exception):
     """Base of the runtime's errors."""
 
 
-class ImageNotPresent(RuntimeError_):
+class ImageNotPresent(ContainerRuntimeError):
     """The image is not in the local store (the pod worker turns it into ErrImageNeverPull)."""
 
 
-class ContainerNotFound(RuntimeError_):
+class ContainerNotFound(ContainerRuntimeError):
     pass
 
 
-class CreateContainerError(RuntimeError_):
+class CreateContainerError(ContainerRuntimeError):
     """The container cannot be created from its spec and image (Kubernetes' reason
     CreateContainerError), e.g. an image ``User`` missing from the image's /etc/passwd."""
 
 
-class StartFailed(RuntimeError_):
+class StartFailed(ContainerRuntimeError):
     """The container process could not be started (reason StartError, exit code 128); the
     container stays listed, exited, until it is removed."""
 
@@ -211,7 +212,7 @@ class ForkServerClient:
         self.ctrl = parent
         self.lock = threading.Lock()
 
-    def request(self, req: dict[str, Any], fds: list[int] = ()) -> socket.socket:  # type: ignore[assignment]
+    def request(self, req: dict[str, Any], fds: Sequence[int] = ()) -> socket.socket:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self.lock:
@@ -483,13 +484,15 @@ class Runtime:
         if status.state != "running":
             return status
         cfg = shim.read_json(os.path.join(self._cdir(cid), "config.json"))
-        if grace_seconds > 0 and status.pid:
+        st = shim.read_json(os.path.join(self._cdir(cid), "state.json"))
+        pid_ok = bool(status.pid) and self._alive(status.pid, st.get("pid_start"))  # never a recycled pid
+        if grace_seconds > 0 and pid_ok:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(status.pid, signal.SIGTERM)
             status = self.wait_container_sync(cid, grace_seconds)
         if status.state == "running":
             self.cgroups.kill(cfg["cgroup"])
-            if status.pid:
+            if pid_ok:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(status.pid, signal.SIGKILL)
             status = self.wait_container_sync(cid, 10)
@@ -502,7 +505,7 @@ class Runtime:
         cdir = self._cdir(cid)
         status = self._status_sync(cid)
         if status is not None and status.state == "running":
-            raise RuntimeError_(f"container {cid} is running: stop it before removing it")
+            raise ContainerRuntimeError(f"container {cid} is running: stop it before removing it")
         try:
             cfg = shim.read_json(os.path.join(cdir, "config.json"))
         except FileNotFoundError:
@@ -686,7 +689,7 @@ class Runtime:
                 if status is not None and status.state == "running":
                     self.wait_container_sync(cid, 10)
                 self.remove_container_sync(cid)
-            except (OSError, RuntimeError_) as exc:
+            except (OSError, ContainerRuntimeError) as exc:
                 errors.append(f"{cid}: {exc}")
         try:
             self.cgroups.cleanup()
@@ -701,7 +704,7 @@ class Runtime:
             with contextlib.suppress(FileNotFoundError, OSError):
                 remove_tree(d)
         if errors:
-            raise RuntimeError_("cleanup incomplete: " + "; ".join(errors))
+            raise ContainerRuntimeError("cleanup incomplete: " + "; ".join(errors))
 
     async def cleanup_all(self) -> None:
         await asyncio.to_thread(self.cleanup_all_sync)
@@ -744,6 +747,6 @@ class ExecProcess:
 
 __all__ = [
     "ContainerHandle", "ContainerNotFound", "ContainerSpec", "CreateContainerError", "ContainerStatus", "ExecProcess", "ExecResult",
-    "ImageNotPresent", "Mount", "Runtime", "RuntimeError_", "SecurityContext", "StartFailed",
+    "ImageNotPresent", "Mount", "Runtime", "ContainerRuntimeError", "SecurityContext", "StartFailed",
     "merge_image_config",
 ]
