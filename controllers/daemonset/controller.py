@@ -170,9 +170,12 @@ class DaemonSetController(Controller):
                 elif self.expectations.satisfied(key):
                     strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate")
                     if strategy == "RollingUpdate":
-                        eligible = {podutil.name_of(n): by_node.get(podutil.name_of(n)) or []
-                                    for n in nodes if dsd.node_should_run(n, ds)[0]}
-                        old_delete, surge_nodes = dsd.rolling_update(ds, eligible, hash_, at)
+                        wanted = [podutil.name_of(n) for n in nodes if dsd.node_should_run(n, ds)[0]]
+                        node_pods = {n: by_node.get(n) or [] for n in wanted}
+                        known = {podutil.name_of(n) for n in nodes}
+                        node_pods.update({n: ps for n, ps in by_node.items() if n in known and ps})
+                        old_delete, surge_nodes = dsd.rolling_update(ds, node_pods, hash_, at, len(wanted))
+                        surge_nodes = [n for n in surge_nodes if n in wanted]
                         if old_delete or surge_nodes:
                             await self._sync_nodes(key, ds, old_delete, surge_nodes, hash_, pods)
                 await self._cleanup_history(ds, histories, cur, pods)

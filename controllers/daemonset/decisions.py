@@ -274,9 +274,12 @@ def _updated_pods_on_node(pods: list[Obj], hash_: str, generation: int | None) -
     return new, old, True
 
 
-def rolling_update(ds: Obj, nodes_to_pods: dict[str, list[Obj]], hash_: str, at: datetime) -> tuple[list[str], list[str]]:
+def rolling_update(ds: Obj, nodes_to_pods: dict[str, list[Obj]], hash_: str, at: datetime,
+                   desired: int | None = None) -> tuple[list[str], list[str]]:
     """(old pods to delete, nodes to surge a new pod onto) for one rolling-update step
-    (update.go rollingUpdate). `nodes_to_pods` holds every node that should run a pod.
+    (update.go rollingUpdate). `nodes_to_pods` holds every node that should run a pod and
+    every node that has one (an old pod on a node that may no longer take new ones is
+    replaced by nothing); `desired` (default: their number) sizes the percentages.
 
     Without surge: delete old pods while fewer than maxUnavailable nodes are unavailable
     (unavailable old pods may always go). Worked example: 5 nodes, maxUnavailable 2, all old
@@ -287,7 +290,7 @@ def rolling_update(ds: Obj, nodes_to_pods: dict[str, list[Obj]], hash_: str, at:
     pod once the new one on its node is available."""
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
     gen = podutil.meta(ds).get("generation")
-    surge, max_unavail = surge_and_unavailable(ds, len(nodes_to_pods))
+    surge, max_unavail = surge_and_unavailable(ds, len(nodes_to_pods) if desired is None else desired)
     if surge == 0:
         unavailable = 0
         allowed: list[str] = []

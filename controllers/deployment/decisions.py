@@ -288,7 +288,7 @@ def reconcile_old_rss(d: Obj, old_rss: list[Obj], new_rs: Obj | None) -> dict[st
     sizes = {podutil.name_of(rs): spec_replicas(rs) for rs in old_rss}
     all_pods = sum(sizes.values()) + spec_replicas(new_rs)
     min_avail = spec_replicas(d) - max_unavailable(d)
-    new_unavailable = spec_replicas(new_rs) - available(new_rs)
+    new_unavailable = max(0, spec_replicas(new_rs) - available(new_rs))
     max_scaled_down = all_pods - min_avail - new_unavailable
     if max_scaled_down <= 0:
         return {}
@@ -307,8 +307,11 @@ def reconcile_old_rss(d: Obj, old_rss: list[Obj], new_rs: Obj | None) -> dict[st
         step = min(max_scaled_down - cleaned, unhealthy)
         sizes[name] -= step
         cleaned += step
-    # 2. then available ones, keeping minAvailable (counts as the ReplicaSets' status says)
-    avail_total = sum(available(rs) for rs in ordered) + available(new_rs)
+    # 2. then available ones, keeping minAvailable. A ReplicaSet's status may still count pods
+    # it was just told to remove: availability above spec.replicas is not counted (Kubernetes
+    # counts status alone and can dip below minAvailable for one step).
+    avail_total = sum(min(available(rs), spec_replicas(rs)) for rs in ordered) + \
+        min(available(new_rs), spec_replicas(new_rs))
     if avail_total > min_avail:
         budget = avail_total - min_avail
         scaled = 0

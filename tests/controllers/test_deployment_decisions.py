@@ -138,6 +138,14 @@ def test_scale_down_old(old_replicas, old_avail, new_replicas, new_avail, expect
     assert out.get("old") == expected
 
 
+def test_scale_down_ignores_availability_beyond_spec():
+    """Seen live: the old ReplicaSet was just scaled 3 -> 2 and its status still says 3
+    available. Counting that third pod would allow scaling it to 0 and leave 2 available."""
+    dep = deploy(replicas=4, surge=1, unavailable=1)
+    old, new = rs("old", 2, avail=3), rs("new", 3, avail=2, created=1)
+    assert d.reconcile_old_rss(dep, [old], new) == {"old": 1}
+
+
 def test_scale_down_oldest_first_across_several():
     dep = deploy(replicas=4, surge=1, unavailable=1)
     a, b = rs("a", 2, created=0), rs("b", 2, created=5)

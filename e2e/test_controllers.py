@@ -1,0 +1,393 @@
+"""End to end: the controllers and simulated nodes against a real mizzen API server, driven
+by the real kubectl: Deployments (rollout status/history/undo/pause/resume/restart, scale,
+surge and unavailability bounds at every observed moment), DaemonSets across three simulated
+nodes including a tainted one, deletion with each propagation policy, namespace deletion.
+
+The API server runs as `mizzen apiserver` in a subprocess; the controller manager and the
+simulated nodes run in this process on a thread of their own, as ordinary API clients. Until
+the scheduler exists, a stand-in binder (below) binds pending pods: DaemonSet pods to the
+node their affinity names, others round-robin."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from apimachinery.client import Informer
+from apimachinery.client.rest import ApiClient
+from apimachinery.errors import StatusError
+from controllers.manager import ControllerManager
+from kubelet.simulated import PODS, SimulatedNodes
+from mizzen.testing import Cluster
+
+pytestmark = pytest.mark.e2e
+
+NODES = ["node-1", "node-2", "node-3"]
+
+
+async def stand_in_binder(client: ApiClient, nodes: list[str], stop: asyncio.Event) -> None:
+    """Not a scheduler: binds each pending pod once, to the node its required affinity names
+    (DaemonSet pods) or round-robin over `nodes`."""
+    inf = Informer(client, PODS)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    inf.add_handler(on_add=queue.put_nowait, on_update=lambda old, new: queue.put_nowait(new))
+    inf.start()
+    turn = 0
+
+    async def bind(pod: dict[str, Any]) -> None:
+        nonlocal turn
+        if (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            return
+        target = None
+        req = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
+               .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+        for term in req.get("nodeSelectorTerms") or []:
+            for f in term.get("matchFields") or []:
+                target = f["values"][0]
+        if target is None:
+            target = nodes[turn % len(nodes)]
+            turn += 1
+        try:
+            await client.create(PODS, {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod["metadata"]["name"]},
+                                       "target": {"apiVersion": "v1", "kind": "Node", "name": target}},
+                                pod["metadata"]["namespace"], subresource="binding")
+        except StatusError:
+            pass  # already bound, or gone
+
+    async def loop() -> None:
+        while True:
+            asyncio.ensure_future(bind(await queue.get()))
+    task = asyncio.ensure_future(loop())
+    await stop.wait()
+    task.cancel()
+    await inf.stop()
+
+
+class Components:
+    """Controller manager + simulated nodes + binder on a background event loop."""
+
+    def __init__(self, kubeconfig: str, nodes: list[str]):
+        self.kubeconfig = kubeconfig
+        self.nodes = nodes
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stop_event: asyncio.Event | None = None
+        self.sim: SimulatedNodes | None = None
+        self.client: ApiClient | None = None
+        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self.stop_event = asyncio.Event()
+        self.client = ApiClient.from_kubeconfig(self.kubeconfig)
+        self.sim = SimulatedNodes(self.client, self.nodes)
+        cm = ControllerManager(self.client, workers=4)
+        tasks = [asyncio.ensure_future(self.sim.run(self.stop_event)), asyncio.ensure_future(cm.run(self.stop_event)),
+                 asyncio.ensure_future(stand_in_binder(self.client, self.nodes, self.stop_event))]
+        await self.sim.registered.wait()
+        await cm.started.wait()
+        self.ready.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.client.close()
+
+    def start(self) -> Components:
+        self.thread.start()
+        if not self.ready.wait(60):
+            raise RuntimeError("controller manager / simulated nodes did not start")
+        return self
+
+    def run(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Components]]:
+    with Cluster.start(tmp_path_factory.mktemp("controllers"), command="apiserver") as c:
+        comp = Components(str(c.kubeconfig), NODES).start()
+        try:
+            yield c, comp
+        finally:
+            comp.stop()
+
+
+def deployment(name: str, ns: str, image: str, replicas: int = 4, surge: Any = 1, unavailable: Any = 1,
+               ready_after: str | None = None, strategy: str = "RollingUpdate") -> str:
+    ann = f'\n      annotations: {{simulated.mizzen.io/ready-after: "{ready_after}"}}' if ready_after else ""
+    strat = (f"{{type: RollingUpdate, rollingUpdate: {{maxSurge: {surge}, maxUnavailable: {unavailable}}}}}"
+             if strategy == "RollingUpdate" else "{type: Recreate}")
+    return f"""
+apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}, namespace: {ns}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  strategy: {strat}
+  template:
+    metadata:
+      labels: {{app: {name}}}{ann}
+    spec: {{containers: [{{name: c, image: "{image}"}}]}}
+"""
+
+
+def get_json(c: Cluster, *args: str) -> Any:
+    return json.loads(c.kubectl("get", *args, "-o", "json").out)
+
+
+def rs_of(c: Cluster, ns: str, app: str) -> list[dict[str, Any]]:
+    return get_json(c, "rs", "-n", ns, "-l", f"app={app}")["items"]
+
+
+def ensure_ns(c: Cluster, ns: str) -> None:
+    c.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n")
+
+
+async def watch_bounds(client: ApiClient, ns: str, app: str, stop: asyncio.Event, samples: list[tuple[int, int, int]]) -> None:
+    """At every ReplicaSet or pod event: (sum of RS spec.replicas, sum of RS availableReplicas,
+    pods neither terminal nor terminating)."""
+    rs_inf = Informer(client, "replicasets", ns, label_selector=f"app={app}")
+    pod_inf = Informer(client, "pods", ns, label_selector=f"app={app}")
+
+    def sample(*_: Any) -> None:
+        rss = rs_inf.store.list()
+        pods = [p for p in pod_inf.store.list() if not p["metadata"].get("deletionTimestamp")
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        samples.append((sum(int(r["spec"].get("replicas") or 0) for r in rss),
+                        sum(int((r.get("status") or {}).get("availableReplicas") or 0) for r in rss), len(pods)))
+    for inf in (rs_inf, pod_inf):
+        inf.add_handler(on_add=sample, on_update=sample, on_delete=sample)
+        inf.start()
+    await stop.wait()
+    await rs_inf.stop()
+    await pod_inf.stop()
+
+
+def test_deployment_rollout_history_undo_scale(cluster: tuple[Cluster, Components]) -> None:
+    c, comp = cluster
+    ns = "rollout"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=deployment("web", ns, "nginx:1", replicas=4, surge=1, unavailable=1,
+                                                     ready_after="0.3"))
+    out = c.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s").out
+    assert 'deployment "web" successfully rolled out' in out
+    [rs1] = rs_of(c, ns, "web")
+    h = rs1["metadata"]["labels"]["pod-template-hash"]
+    assert rs1["metadata"]["name"] == f"web-{h}"
+    assert rs1["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "1"
+    assert rs1["metadata"]["ownerReferences"][0]["kind"] == "Deployment"
+    d = get_json(c, "deployment/web", "-n", ns)
+    assert d["status"]["readyReplicas"] == 4 and d["status"]["updatedReplicas"] == 4
+    conds = {x["type"]: x["reason"] for x in d["status"]["conditions"]}
+    assert conds == {"Available": "MinimumReplicasAvailable", "Progressing": "NewReplicaSetAvailable"}
+    events = c.kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=web").out
+    assert f"Scaled up replica set web-{h} from 0 to 4" in events
+
+    # Change the image and check maxSurge/maxUnavailable at every observed moment.
+    stop_watch: asyncio.Event = comp.run(_event())
+    samples: list[tuple[int, int, int]] = []
+    fut = asyncio.run_coroutine_threadsafe(watch_bounds(comp.client, ns, "web", stop_watch, samples), comp.loop)
+    c.kubectl("set", "image", "deployment/web", "c=nginx:2", "-n", ns)
+    out = c.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s").out
+    assert "successfully rolled out" in out
+    comp.loop.call_soon_threadsafe(stop_watch.set)
+    fut.result(10)
+    assert len(samples) > 10
+    for total, _available, pods in samples[1:]:
+        assert total <= 4 + 1 and pods <= 4 + 1, samples
+        # availability may only dip below replicas - maxUnavailable before the first sample settles
+    settled = [s for s in samples if s[0] >= 4]
+    assert all(avail >= 4 - 1 for _, avail, _ in settled[settled.index(next(s for s in settled if s[1] >= 4)):]), samples
+    rss = rs_of(c, ns, "web")
+    assert sorted((r["metadata"]["annotations"]["deployment.kubernetes.io/revision"], r["spec"]["replicas"])
+                  for r in rss) == [("1", 0), ("2", 4)]
+
+    hist = c.kubectl("rollout", "history", "deployment/web", "-n", ns).out
+    assert "REVISION" in hist and "1 " in hist and "2 " in hist
+    detail = c.kubectl("rollout", "history", "deployment/web", "-n", ns, "--revision=1").out
+    assert "nginx:1" in detail
+
+    c.kubectl("rollout", "undo", "deployment/web", "-n", ns)
+    c.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s")
+    back = next(r for r in rs_of(c, ns, "web") if r["metadata"]["name"] == rs1["metadata"]["name"])
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert back["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
+    assert back["spec"]["replicas"] == 4
+
+    c.kubectl("scale", "deployment/web", "--replicas=6", "-n", ns)
+    c.kubectl("rollout", "status", "deployment/web", "-n", ns, "--timeout=60s")
+    assert get_json(c, "deployment/web", "-n", ns)["status"]["availableReplicas"] == 6
+    c.kubectl("scale", "deployment/web", "--replicas=2", "-n", ns)
+    c.wait_for(lambda: len([p for p in get_json(c, "pods", "-n", ns, "-l", "app=web")["items"]
+                            if not p["metadata"].get("deletionTimestamp")]) == 2, timeout=30, what="2 pods")
+
+
+async def _event() -> asyncio.Event:
+    return asyncio.Event()
+
+
+def test_pause_resume_restart(cluster: tuple[Cluster, Components]) -> None:
+    c, _ = cluster
+    ns = "pause"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=deployment("api", ns, "app:1", replicas=2))
+    c.kubectl("rollout", "status", "deployment/api", "-n", ns, "--timeout=60s")
+    c.kubectl("rollout", "pause", "deployment/api", "-n", ns)
+    c.kubectl("set", "image", "deployment/api", "c=app:2", "-n", ns)
+
+    def observed() -> bool:
+        d = get_json(c, "deployment/api", "-n", ns)
+        prog = next((x for x in d["status"].get("conditions", []) if x["type"] == "Progressing"), {})
+        return d["status"].get("observedGeneration") == d["metadata"]["generation"] and prog.get("reason") == "DeploymentPaused"
+    c.wait_for(observed, timeout=30, what="paused generation observed")
+    assert len(rs_of(c, ns, "api")) == 1  # paused: no new ReplicaSet
+    c.kubectl("rollout", "resume", "deployment/api", "-n", ns)
+    c.kubectl("rollout", "status", "deployment/api", "-n", ns, "--timeout=60s")
+    images = {r["spec"]["template"]["spec"]["containers"][0]["image"]: r["spec"]["replicas"] for r in rs_of(c, ns, "api")}
+    assert images == {"app:1": 0, "app:2": 2}
+
+    c.kubectl("rollout", "restart", "deployment/api", "-n", ns)
+    c.kubectl("rollout", "status", "deployment/api", "-n", ns, "--timeout=60s")
+    rss = rs_of(c, ns, "api")
+    assert len(rss) == 3
+    newest = max(rss, key=lambda r: int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]))
+    assert "kubectl.kubernetes.io/restartedAt" in newest["spec"]["template"]["metadata"]["annotations"]
+    assert newest["spec"]["replicas"] == 2
+
+
+def test_recreate(cluster: tuple[Cluster, Components]) -> None:
+    c, _ = cluster
+    ns = "recreate"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=deployment("db", ns, "db:1", replicas=2, strategy="Recreate"))
+    c.kubectl("rollout", "status", "deployment/db", "-n", ns, "--timeout=60s")
+    c.kubectl("set", "image", "deployment/db", "c=db:2", "-n", ns)
+    c.kubectl("rollout", "status", "deployment/db", "-n", ns, "--timeout=60s")
+    pods = get_json(c, "pods", "-n", ns, "-l", "app=db")["items"]
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert {p["spec"]["containers"][0]["image"] for p in live} == {"db:2"} and len(live) == 2
+
+
+def test_replicaset_replaces_deleted_pods_and_adopts(cluster: tuple[Cluster, Components]) -> None:
+    c, _ = cluster
+    ns = "rs"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: stray, namespace: {ns}, labels: {{app: cache}}}}
+spec: {{containers: [{{name: c, image: "redis"}}]}}
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {{name: cache, namespace: {ns}}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: cache}}}}
+  template:
+    metadata: {{labels: {{app: cache}}}}
+    spec: {{containers: [{{name: c, image: "redis"}}]}}
+""")
+    def ready() -> bool:
+        rs = get_json(c, "rs/cache", "-n", ns)
+        return rs["status"].get("readyReplicas") == 3 and rs["status"].get("replicas") == 3
+    c.wait_for(ready, timeout=30, what="3 ready replicas")
+    stray = get_json(c, "pod/stray", "-n", ns)
+    assert stray["metadata"]["ownerReferences"][0]["name"] == "cache"  # adopted: only 2 were created
+    victim = next(p["metadata"]["name"] for p in get_json(c, "pods", "-n", ns)["items"] if p["metadata"]["name"] != "stray")
+    c.kubectl("delete", "pod", victim, "-n", ns, "--wait=false")
+    c.wait_for(lambda: ready() and victim not in c.kubectl("get", "pods", "-n", ns).out, timeout=30, what="replacement")
+    # release: a pod whose labels stop matching is let go and replaced
+    c.kubectl("label", "pod", "stray", "app=other", "--overwrite", "-n", ns)
+    c.wait_for(lambda: not get_json(c, "pod/stray", "-n", ns)["metadata"].get("ownerReferences"), timeout=30,
+               what="release")
+    c.wait_for(ready, timeout=30, what="replaced after release")
+
+
+def test_daemonset_across_nodes_with_taint(cluster: tuple[Cluster, Components]) -> None:
+    c, _ = cluster
+    ns = "ds"
+    ensure_ns(c, ns)
+    c.kubectl("taint", "node", "node-3", "dedicated=db:NoSchedule")
+    try:
+        manifest = f"""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: agent, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: agent}}}}
+  template:
+    metadata: {{labels: {{app: agent}}}}
+    spec: {{containers: [{{name: c, image: "agent:1"}}]}}
+"""
+        c.kubectl("apply", "-f", "-", input=manifest)
+        c.kubectl("rollout", "status", "daemonset/agent", "-n", ns, "--timeout=60s")
+        pods = get_json(c, "pods", "-n", ns, "-l", "app=agent")["items"]
+        assert sorted(p["spec"]["nodeName"] for p in pods) == ["node-1", "node-2"]
+        st = get_json(c, "ds/agent", "-n", ns)["status"]
+        assert (st["desiredNumberScheduled"], st["numberReady"], st["updatedNumberScheduled"]) == (2, 2, 2)
+        tol = manifest.replace('spec: {containers: [{name: c, image: "agent:1"}]}',
+                               'spec: {tolerations: [{key: dedicated, operator: Exists}], '
+                               'containers: [{name: c, image: "agent:2"}]}')
+        c.kubectl("apply", "-f", "-", input=tol)
+        c.kubectl("rollout", "status", "daemonset/agent", "-n", ns, "--timeout=60s")
+        pods = [p for p in get_json(c, "pods", "-n", ns, "-l", "app=agent")["items"]
+                if not p["metadata"].get("deletionTimestamp")]
+        assert sorted(p["spec"]["nodeName"] for p in pods) == NODES
+        assert {p["spec"]["containers"][0]["image"] for p in pods} == {"agent:2"}
+        crs = get_json(c, "controllerrevisions", "-n", ns)["items"]
+        assert sorted(r["revision"] for r in crs) == [1, 2]
+        hist = c.kubectl("rollout", "history", "daemonset/agent", "-n", ns).out
+        assert "1 " in hist and "2 " in hist
+        c.kubectl("rollout", "undo", "daemonset/agent", "-n", ns)
+        c.kubectl("rollout", "status", "daemonset/agent", "-n", ns, "--timeout=60s")
+        def back() -> bool:
+            live = [p for p in get_json(c, "pods", "-n", ns, "-l", "app=agent")["items"]
+                    if not p["metadata"].get("deletionTimestamp")]
+            # The toleration went with the undo: node-3's old pod is replaced by nothing.
+            return sorted((p["spec"]["nodeName"], p["spec"]["containers"][0]["image"]) for p in live) == \
+                [("node-1", "agent:1"), ("node-2", "agent:1")]
+        c.wait_for(back, timeout=30, what="undo to agent:1 on the untainted nodes")
+    finally:
+        c.kubectl("taint", "node", "node-3", "dedicated-", check=False)
+
+
+@pytest.mark.parametrize("cascade", ["background", "foreground", "orphan"])
+def test_delete_propagation(cluster: tuple[Cluster, Components], cascade: str) -> None:
+    c, _ = cluster
+    ns = f"gc-{cascade}"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=deployment("app", ns, "app:1", replicas=2))
+    c.kubectl("rollout", "status", "deployment/app", "-n", ns, "--timeout=60s")
+    c.kubectl("delete", "deployment", "app", "-n", ns, f"--cascade={cascade}", "--wait=false")
+
+    def live(kind: str) -> list[dict[str, Any]]:
+        return [o for o in get_json(c, kind, "-n", ns)["items"] if not o["metadata"].get("deletionTimestamp")]
+    c.wait_for(lambda: not get_json(c, "deployments", "-n", ns)["items"], timeout=30, what="deployment gone")
+    if cascade == "orphan":
+        c.wait_for(lambda: all(not r["metadata"].get("ownerReferences") for r in live("rs")), timeout=30,
+                   what="orphaned replica sets")
+        assert len(live("rs")) == 1 and len(live("pods")) == 2
+    else:
+        c.wait_for(lambda: not get_json(c, "rs", "-n", ns)["items"] and not get_json(c, "pods", "-n", ns)["items"],
+                   timeout=30, what="dependents collected")
+
+
+def test_delete_namespace_with_contents(cluster: tuple[Cluster, Components]) -> None:
+    c, _ = cluster
+    ns = "doomed"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=deployment("w", ns, "w:1", replicas=2))
+    c.kubectl("apply", "-f", "-", input=f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cfg, namespace: {ns}}}\n"
+              "data: {a: b}\n")
+    c.kubectl("rollout", "status", "deployment/w", "-n", ns, "--timeout=60s")
+    c.kubectl("delete", "namespace", ns, "--wait=false")
+    c.wait_for(lambda: c.kubectl("get", "namespace", ns, check=False).code != 0, timeout=60, what="namespace gone")
