@@ -161,11 +161,9 @@ def pod_topology_spread(pod: PodInfo, node: NodeInfo, state: CycleState) -> Stat
 
 
 def inter_pod_affinity(pod: PodInfo, node: NodeInfo, state: CycleState) -> Status | None:
+    """Kubernetes' order: the pod's affinity, the pod's anti-affinity, then the
+    anti-affinity of pods already running."""
     labels = node.labels
-    if state.existing_anti_forbidden:
-        for key, value in state.existing_anti_forbidden:
-            if labels.get(key) == value:
-                return Status((ERR_EXISTING_ANTI_AFFINITY,), False, "InterPodAffinity")
     if pod.affinity and not state.affinity_anywhere:
         for term, domains in zip(pod.affinity, state.affinity_domains, strict=False):
             v = labels.get(term.topology_key)
@@ -175,6 +173,9 @@ def inter_pod_affinity(pod: PodInfo, node: NodeInfo, state: CycleState) -> Statu
         v = labels.get(term.topology_key)
         if v is not None and (term.topology_key, v) in state.anti_forbidden:
             return Status((ERR_ANTI_AFFINITY,), False, "InterPodAffinity")
+    for key, value in state.existing_anti_forbidden:
+        if labels.get(key) == value:
+            return Status((ERR_EXISTING_ANTI_AFFINITY,), False, "InterPodAffinity")
     return None
 
 
