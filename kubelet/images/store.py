@@ -221,8 +221,12 @@ class ImageStore:
             final = os.path.dirname(self.layer_dir(diff_id))
             if os.path.isdir(final):
                 return diff_id
-            os.rename(tmpdir, final)
-            tmpdir = ""
+            try:
+                os.rename(tmpdir, final)
+                tmpdir = ""
+            except OSError:
+                if not os.path.isdir(final):  # else another import unpacked it meanwhile
+                    raise
             return diff_id
         finally:
             if tmpdir:

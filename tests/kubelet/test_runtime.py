@@ -71,9 +71,27 @@ def assert_nothing_left(rt: Runtime, procs: list[tuple[int, int | None]]) -> Non
     assert os.listdir(rt.containers_dir) == []
 
 
+CREATED: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nothing_of_this_module_remains():
+    """After the last test: no cgroup, mount or netns of any runtime this module created."""
+    yield
+    leftovers = []
+    for name in CREATED:
+        for root_dir, dirs, _files in os.walk("/sys/fs/cgroup"):
+            leftovers += [os.path.join(root_dir, d) for d in dirs if d.startswith(name)]
+        if os.path.isdir("/run/netns"):
+            leftovers += [n for n in os.listdir("/run/netns") if n.startswith(name)]
+        leftovers += [ln for ln in read_text("/proc/self/mountinfo").splitlines() if name in ln]
+    assert leftovers == []
+
+
 @pytest.fixture
 async def rt(tmp_path, image_store):
     r = Runtime(str(tmp_path / "node"), images=image_store, name=f"mizzen-test-{secrets.token_hex(4)}")
+    CREATED.append(r.name)
     await r.start()
     try:
         yield r
