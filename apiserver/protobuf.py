@@ -401,8 +401,8 @@ def decode_message(type_name: str, payload: bytes, schema: Schema | None = None)
 def unwrap(body: bytes) -> tuple[str, str, bytes, str, str]:
     """The envelope of a protobuf body: (apiVersion, kind, raw, contentEncoding, contentType)."""
     if not body.startswith(MAGIC):
-        raise WireError(f"provided data does not appear to be a protobuf message, expected prefix {list(MAGIC)}"
-                        .replace(",", ""))
+        prefix = " ".join(str(b) for b in MAGIC)
+        raise WireError(f"provided data does not appear to be a protobuf message, expected prefix [{prefix}]")
     api_version = kind = content_encoding = content_type = ""
     raw = b""
     for number, wire, value in iter_fields(body[len(MAGIC):]):
