@@ -485,12 +485,12 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
         chunks.append(chunk)
     os.close(ep_r)
     if chunks:
-        message = b"".join(chunks).decode(errors="replace")
+        # as containerd reports it: exit code 128, reason StartError, never started
+        message = "unable to start container process: " + b"".join(chunks).decode(errors="replace")
         os.waitpid(pid, 0)
         for fd in (out_r, err_r):
             os.close(fd)
-        now = rfc3339_nano()
-        update_state(cdir, status="exited", pid=0, started_at=now, finished_at=now, exit_code=128,
+        update_state(cdir, status="exited", pid=0, started_at="", finished_at=rfc3339_nano(), exit_code=128,
                      reason="StartError", message=message, oom_killed=False)
         with contextlib.suppress(OSError):
             send_msg(conn, {"error": message})
