@@ -9,6 +9,7 @@ Measures, on the built-in busybox image:
   bundle with the default ``runc spec`` namespaces, cgroup ``/mizzen-bench-*``), wall time of
   the whole run (create, start, exit, delete); median and p99.
 * 100 containers (``sleep 60``) started at once: containers/s until all have exec'd.
+* exec into a running container (``true``, what an exec probe costs): median and p99 of 20.
 
 Prints human lines and one machine-readable line starting with ``BENCH``.  Needs root.
 Everything it creates (cgroups, netns, runc state, temp dirs) is removed at the end.
@@ -93,6 +94,23 @@ def bench_runc(rootfs_src: str, work: str, tag: str) -> list[float]:
     return times
 
 
+async def bench_exec(rt: Runtime, netns: str) -> list[float]:
+    h = await rt.start_container(ContainerSpec(
+        pod_uid="bench", pod_name="bench", namespace="default", name="exec", image="busybox",
+        command=["sleep", "60"], netns_path=netns))
+    times = []
+    for i in range(N + 2):
+        t0 = time.perf_counter()
+        r = await rt.exec_in_container(h.id, ["true"], timeout=10)
+        t1 = time.perf_counter()
+        assert r.exit_code == 0, r
+        if i >= 2:
+            times.append(t1 - t0)
+    await rt.stop_container(h.id, 0)
+    await rt.remove_container(h.id)
+    return times
+
+
 async def bench_burst(rt: Runtime, netns: str) -> tuple[float, float]:
     specs = [ContainerSpec(pod_uid=f"burst{i}", pod_name=f"burst{i}", namespace="default", name="c",
                            image="busybox", command=["sleep", "60"], netns_path=netns)
@@ -124,6 +142,7 @@ async def main() -> None:
         await rt.start()
         netns = await rt.create_pod_netns("bench")
         to_exec, to_exit = await bench_mizzen(rt, netns)
+        execs = await bench_exec(rt, netns)
         runc = await asyncio.to_thread(bench_runc, img.layers[0], os.path.join(work, "runc"), tag)
         burst_start, burst_stop = await bench_burst(rt, netns)
     finally:
@@ -138,6 +157,8 @@ async def main() -> None:
     print(f"ratio mizzen(exit)/runc: {m_exit / m_runc:.2f}  (goal <= 2.0)")
     print(f"{BURST} containers at once: {BURST / burst_start:.0f} containers/s started "
           f"({burst_start * ms:.0f} ms), stopped in {burst_stop * ms:.0f} ms")
+    print(f"exec in a running container: median {statistics.median(execs) * ms:.1f} ms  "
+          f"p99 {pct(execs, 99) * ms:.1f} ms")
     print("BENCH " + json.dumps({
         "bench": "container_start", "n": N,
         "mizzen_exec_median_ms": round(m_exec, 2), "mizzen_exec_p99_ms": round(pct(to_exec, 99) * ms, 2),
@@ -146,6 +167,7 @@ async def main() -> None:
         "ratio_exit_vs_runc": round(m_exit / m_runc, 3),
         "burst": BURST, "burst_containers_per_s": round(BURST / burst_start, 1),
         "burst_stop_ms": round(burst_stop * ms, 1),
+        "exec_median_ms": round(statistics.median(execs) * ms, 2), "exec_p99_ms": round(pct(execs, 99) * ms, 2),
     }))
 
 
