@@ -217,6 +217,11 @@ class Handlers:
                 strategy.prepare_for_status_update(new, old)
                 self.admit("UPDATE", res, new, old)
                 causes = strategy.validate_status_update(new, old)
+            elif subresource == "finalize" and hasattr(strategy, "prepare_for_finalize"):
+                # Only spec.finalizers changes, which a plain namespace update may not touch.
+                strategy.prepare_for_finalize(new, old)
+                self.admit("UPDATE", res, new, old)
+                causes = strategy.validate_spec_update(new, old)
             elif subresource == "binding":
                 # Binding sets spec.nodeName (and PodScheduled), which a pod update may not change.
                 self.admit("UPDATE", res, new, old)
