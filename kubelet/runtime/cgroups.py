@@ -533,6 +533,52 @@ class CgroupManager:
         self.kill("", timeout=timeout)
         self.remove("", timeout=timeout)
 
+    def own_limits(self) -> tuple[float | None, int | None]:
+        """(cpu cores, memory bytes) the kubelet's own cgroup and its ancestors allow; ``None``
+        for unlimited.  Node capacity is the smaller of these and the host's resources."""
+        cpu: float | None = None
+        mem: int | None = None
+
+        def ancestors(d: str, top: str) -> list[str]:
+            out = []
+            d = os.path.dirname(d)          # our subtree's parent: the kubelet's own cgroup
+            while d.startswith(top):
+                out.append(d)
+                if d == top:
+                    break
+                d = os.path.dirname(d)
+            return out
+
+        if self.version == 2:
+            base = self.bases[""]
+            top = base[: base.index("/", len(self.mount_root) + 1)] if "/unified" in base else self.mount_root
+            for d in ancestors(base, top):
+                raw = _read_text(os.path.join(d, "cpu.max")).split()
+                if len(raw) == 2 and raw[0] != "max":
+                    c = int(raw[0]) / int(raw[1])
+                    cpu = c if cpu is None else min(cpu, c)
+                m = _read_text(os.path.join(d, "memory.max")).strip()
+                if m and m != "max":
+                    mem = int(m) if mem is None else min(mem, int(m))
+            return cpu, mem
+        for ctrl in ("cpu", "memory"):
+            base = self.bases.get(ctrl)
+            if base is None:
+                continue
+            top = os.path.join(self.mount_root, os.path.relpath(base, self.mount_root).split("/")[0])
+            for d in ancestors(base, top):
+                if ctrl == "cpu":
+                    q = _read_int(os.path.join(d, "cpu.cfs_quota_us"))
+                    per = _read_int(os.path.join(d, "cpu.cfs_period_us"))
+                    raw_q = _read_text(os.path.join(d, "cpu.cfs_quota_us")).strip()
+                    if raw_q and not raw_q.startswith("-") and per:
+                        cpu = q / per if cpu is None else min(cpu, q / per)
+                else:
+                    m = _read_int(os.path.join(d, "memory.limit_in_bytes"))
+                    if m and m < 2**62:           # the kernel's "unlimited" is a huge page-aligned value
+                        mem = m if mem is None else min(mem, m)
+        return cpu, mem
+
     def exists(self, rel: str = "") -> bool:
         return any(os.path.isdir(d) for d in self.paths(rel).all())
 
@@ -561,6 +607,14 @@ def _write_opt(path: str, value: str) -> None:
         _write(path, value)
     except FileNotFoundError:
         pass
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def _read_int(path: str) -> int:

@@ -13,6 +13,8 @@ Interface (all coroutine methods run their blocking work in threads)::
     await rt.exec_in_container(id, argv, stdin=b"", timeout=1)  # -> ExecResult (probes)
     await rt.exec_process(id, argv, stdin_fd, stdout_fd, stderr_fd, tty)  # kubectl exec
     await rt.container_stats(id)          # -> CgroupStats (cpu ns, memory, working set, pids)
+    await rt.pod_stats(pod_uid, qos)      # -> CgroupStats of the pod cgroup
+    await rt.reopen_container_log(id)     # after renaming the log file (rotation)
     await rt.create_pod_netns(pod_uid) / delete_pod_netns(pod_uid)
     await rt.ensure_pod_cgroup(pod_uid, qos, containers) / remove_pod_cgroup(pod_uid, qos)
     rt.pod_dir(pod_uid) / await rt.remove_pod_dir(pod_uid)   # podfiles.write_pod_files(...) there
@@ -538,6 +540,28 @@ class Runtime:
             return self.cgroups.stats(cfg["cgroup"])
 
         return await asyncio.to_thread(work)
+
+    async def pod_stats(self, pod_uid: str, qos: str) -> CgroupStats:
+        """Usage of the whole pod cgroup (every container, exec'd processes included)."""
+        return await asyncio.to_thread(self.cgroups.stats, CgroupManager.pod_name(pod_uid, qos))
+
+    def reopen_container_log_sync(self, cid: str, timeout: float = 5) -> None:
+        """CRI ReopenContainerLog: after the caller renamed the log file, make the shim write
+        to a new file at the same path; returns once that file exists."""
+        cdir = self._cdir(cid)
+        st = shim.read_json(os.path.join(cdir, "state.json"))
+        if st.get("status") != "running" or not self._alive(st.get("shim_pid"), st.get("shim_start")):
+            raise ContainerRuntimeError(f"container {cid} is not running")
+        log_path = shim.read_json(os.path.join(cdir, "config.json"))["log_path"]
+        os.kill(st["shim_pid"], signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(log_path):
+            if time.monotonic() > deadline:
+                raise ContainerRuntimeError(f"container {cid}: the log was not reopened")
+            time.sleep(0.005)
+
+    async def reopen_container_log(self, cid: str) -> None:
+        await asyncio.to_thread(self.reopen_container_log_sync, cid)
 
     def container_cgroup(self, cid: str) -> str:
         """The container's relative cgroup name (for ``self.cgroups``)."""

@@ -410,6 +410,14 @@ class CRILogWriter:
             self._write(rfc3339_nano().encode() + b" " + stream.encode() + b" F " + buf + b"\n")
             self.buffers[stream] = b""
 
+    def reopen(self, path: str) -> None:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+        except OSError:
+            return  # keep writing to the old file rather than lose output
+        os.close(self.fd)
+        self.fd = fd
+
     def _write(self, data: bytes) -> None:
         while data:
             try:
@@ -419,10 +427,15 @@ class CRILogWriter:
             data = data[n:]
 
 
-def pump(streams: dict[int, str], writer: CRILogWriter) -> None:
+def pump(streams: dict[int, str], writer: CRILogWriter, wake_fd: int = -1, log_path: str = "") -> None:
+    """Copy the container's output into the log until both pipes close.  A byte on
+    ``wake_fd`` (SIGUSR1, see ``run_shim``) reopens ``log_path``: the kubelet rotates a log by
+    renaming it, then asks for a reopen (CRI ReopenContainerLog)."""
     poller = select.poll()
     for fd in streams:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+    if wake_fd >= 0:
+        poller.register(wake_fd, select.POLLIN)
     open_fds = set(streams)
     while open_fds:
         try:
@@ -430,6 +443,12 @@ def pump(streams: dict[int, str], writer: CRILogWriter) -> None:
         except InterruptedError:
             continue
         for fd, _ev in events:
+            if fd == wake_fd:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(wake_fd, 64):
+                        pass
+                writer.reopen(log_path)
+                continue
             try:
                 data = os.read(fd, 65536)
             except OSError:
@@ -500,10 +519,16 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
     update_state(cdir, status="running", pid=pid, pid_start=proc_start_time(pid),
                  shim_pid=os.getpid(), shim_start=proc_start_time(os.getpid()),
                  started_at=rfc3339_nano())
+    # SIGUSR1 asks for a log reopen; the handler does nothing, the wakeup fd wakes the pump
+    wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    signal.signal(signal.SIGUSR1, lambda _sig, _frame: None)
     with contextlib.suppress(OSError):
         send_msg(conn, {"pid": pid})
     conn.close()
-    pump({out_r: "stdout", err_r: "stderr"}, CRILogWriter(log_fd))
+    writer = CRILogWriter(log_fd)
+    pump({out_r: "stdout", err_r: "stderr"}, writer, wake_r, log_path)
+    log_fd = writer.fd
     _, status = os.waitpid(pid, 0)
     code = exit_code_of(status)
     oom = _oom_seen(cfg)

@@ -222,3 +222,23 @@ def test_v2_code_paths_on_the_hybrid_unified_mount() -> None:
     finally:
         m.cleanup()
     assert not m.exists("")
+
+
+def test_own_limits_walk_up_the_ancestors(tmp_path) -> None:
+    for ctrl in cgroups.V1_CONTROLLERS:
+        (tmp_path / ctrl).mkdir()
+    mem = tmp_path / "memory" / "a" / "b"
+    mem.mkdir(parents=True)
+    (tmp_path / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (tmp_path / "memory" / "a" / "memory.limit_in_bytes").write_text(str(8 * 2**30))
+    (mem / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    cpu = tmp_path / "cpu" / "k"
+    cpu.mkdir(parents=True)
+    (cpu / "cpu.cfs_quota_us").write_text("150000\n")
+    (cpu / "cpu.cfs_period_us").write_text("100000\n")
+    (tmp_path / "cpu" / "cpu.cfs_quota_us").write_text("-1\n")
+    (tmp_path / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    m = CgroupManager("mizzen-x", version=1, mount_root=str(tmp_path), self_cgroup="4:memory:/a/b\n1:cpu:/k\n")
+    assert m.own_limits() == (1.5, 8 * 2**30)
+    m = CgroupManager("mizzen-x", version=1, mount_root=str(tmp_path), self_cgroup="4:memory:/\n1:cpu:/\n")
+    assert m.own_limits() == (None, None)

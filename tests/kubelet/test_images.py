@@ -311,3 +311,20 @@ async def test_container_runs_from_imported_image(tmp_path, busybox_layer: bytes
         await rt.cleanup_all()
         await rt.close()
     assert not rt.cgroups.exists("")
+
+
+def test_image_table_like_crictl() -> None:
+    from kubelet.images.store import Image, ImageConfig
+    from kubelet.images.table import format_images, human_size
+
+    assert [human_size(n) for n in (0, 999, 1000, 1985561, 4_300_000_000)] == ["0B", "999B", "1kB", "1.99MB", "4.3GB"]
+    img = Image(id="sha256:" + "ab" * 32, repo_tags=["docker.io/library/busybox:latest", "docker.io/library/busybox:1.36"],
+                repo_digests=[], layers=[], diff_ids=[], config=ImageConfig(), size=1985561)
+    bare = Image(id="sha256:" + "cd" * 32, repo_tags=[], repo_digests=[], layers=[], diff_ids=[],
+                 config=ImageConfig(), size=10)
+    assert format_images([img, bare]).splitlines() == [
+        "IMAGE                       TAG      IMAGE ID        SIZE",
+        "<none>                      <none>   cdcdcdcdcdcdc   10B",
+        "docker.io/library/busybox   1.36     ababababababa   1.99MB",
+        "docker.io/library/busybox   latest   ababababababa   1.99MB",
+    ]

@@ -350,6 +350,21 @@ async def test_volumes_read_only_and_read_write(rt: Runtime, tmp_path) -> None:
     assert not (ro / "new").exists()
 
 
+async def test_log_rotation_reopens_the_log(rt: Runtime, tmp_path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    h = await rt.start_container(spec(["sh", "-c", "echo one; while [ ! -e /s/go ]; do sleep 0.02; done; echo two"],
+                                      mounts=[Mount(str(shared), "/s")]))
+    await wait_for_log(h.log_path, "one")
+    os.rename(h.log_path, h.log_path + ".1")
+    await rt.reopen_container_log(h.id)
+    (shared / "go").write_text("")
+    await rt.wait_container(h.id, 30)
+    assert texts(h.log_path + ".1") == ["one"]
+    assert texts(h.log_path) == ["two"]
+    os.unlink(h.log_path + ".1")
+
+
 async def test_stats_and_pod_cgroup(rt: Runtime) -> None:
     containers = [{"resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}}}]
     parent = await rt.ensure_pod_cgroup("u2", "Burstable", containers)
@@ -364,6 +379,8 @@ async def test_stats_and_pod_cgroup(rt: Runtime) -> None:
     assert stats.memory_usage_bytes >= 1_000_000
     assert stats.memory_working_set_bytes > 0 and stats.pids >= 1 and stats.cpu_usage_ns > 0
     assert rt.container_cgroup(h.id).startswith("burstable/podu2/")
+    pod = await rt.pod_stats("u2", "Burstable")
+    assert pod.memory_usage_bytes >= stats.memory_usage_bytes and pod.pids >= stats.pids
     if rt.cgroups.version == 1:
         mem = rt.cgroups.paths(parent).dirs["memory"]
         assert int(read_text(os.path.join(mem, "memory.limit_in_bytes"))) == 64 * 2**20
