@@ -557,16 +557,16 @@ class CgroupManager:
                 if len(raw) == 2 and raw[0] != "max":
                     c = int(raw[0]) / int(raw[1])
                     cpu = c if cpu is None else min(cpu, c)
-                m = _read_text(os.path.join(d, "memory.max")).strip()
-                if m and m != "max":
-                    mem = int(m) if mem is None else min(mem, int(m))
+                mtext = _read_text(os.path.join(d, "memory.max")).strip()
+                if mtext and mtext != "max":
+                    mem = int(mtext) if mem is None else min(mem, int(mtext))
             return cpu, mem
         for ctrl in ("cpu", "memory"):
-            base = self.bases.get(ctrl)
-            if base is None:
+            cbase = self.bases.get(ctrl)
+            if cbase is None:
                 continue
-            top = os.path.join(self.mount_root, os.path.relpath(base, self.mount_root).split("/")[0])
-            for d in ancestors(base, top):
+            top = os.path.join(self.mount_root, os.path.relpath(cbase, self.mount_root).split("/")[0])
+            for d in ancestors(cbase, top):
                 if ctrl == "cpu":
                     q = _read_int(os.path.join(d, "cpu.cfs_quota_us"))
                     per = _read_int(os.path.join(d, "cpu.cfs_period_us"))
@@ -574,9 +574,9 @@ class CgroupManager:
                     if raw_q and not raw_q.startswith("-") and per:
                         cpu = q / per if cpu is None else min(cpu, q / per)
                 else:
-                    m = _read_int(os.path.join(d, "memory.limit_in_bytes"))
-                    if m and m < 2**62:           # the kernel's "unlimited" is a huge page-aligned value
-                        mem = m if mem is None else min(mem, m)
+                    limit = _read_int(os.path.join(d, "memory.limit_in_bytes"))
+                    if limit and limit < 2**62:   # the kernel's "unlimited" is a huge page-aligned value
+                        mem = limit if mem is None else min(mem, limit)
         return cpu, mem
 
     def exists(self, rel: str = "") -> bool:
