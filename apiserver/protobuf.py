@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import gzip
+import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -426,24 +427,38 @@ def unwrap(body: bytes) -> tuple[str, str, bytes, str, str]:
     return api_version, kind, raw, content_encoding, content_type
 
 
-def decode_object(body: bytes) -> dict[str, Any]:
+def _summary(data: bytes, limit: int = 30) -> str:
+    """How Kubernetes quotes an undecodable body in its message (summarizeData)."""
+    if not data:
+        return "<empty>"
+    if data[:1] == b"{":
+        return data[:limit].decode(errors="replace") + (" ..." if len(data) > limit else "")
+    return data[:limit].hex() + (" ..." if len(data) > limit else "")
+
+
+def decode_object(body: bytes, expected_kind: str = "") -> dict[str, Any]:
     """The JSON-form dict of a `application/vnd.kubernetes.protobuf` request body.
 
-    BadRequest for malformed data (Kubernetes' wording), UnsupportedMediaType for a kind that
-    has no protobuf form here (custom resources have none in Kubernetes either)."""
-    if not body:
-        raise BadRequest("the body of the request was empty")
+    `expected_kind` is the kind of the resource the request was sent to (`Deployment`), used
+    only in error messages. BadRequest for malformed data with Kubernetes' wording
+    (transformDecodeError), UnsupportedMediaType for a kind without a protobuf table here
+    (custom resources have no protobuf form in Kubernetes either)."""
+    def unrecognized(err: object) -> BadRequest:
+        of_type = f" (must be of type {expected_kind})" if expected_kind else ""
+        return BadRequest(f"the object provided is unrecognized{of_type}: {err} ({_summary(body)})")
+
     try:
         api_version, kind, raw, encoding, inner_type = unwrap(body)
     except WireError as e:
-        raise BadRequest(f"the object provided is unrecognized: {e}") from None
+        raise unrecognized(e) from None
     if not kind or not api_version:
-        raise BadRequest("Object 'Kind' is missing in protobuf envelope" if not kind
-                         else "Object 'apiVersion' is missing in protobuf envelope")
+        type_meta = f'runtime.TypeMeta{{APIVersion:{json.dumps(api_version)}, Kind:{json.dumps(kind)}}}'
+        what = "Kind" if not kind else "apiVersion"
+        raise unrecognized(f"Object '{what}' is missing in '{type_meta}'")
     group, _, version = api_version.rpartition("/")
 
     def bad(err: object) -> BadRequest:
-        return BadRequest(f'{kind} in version "{version}" cannot be handled as a {kind}: {err}')
+        return BadRequest(f'{kind} in version "{version}" cannot be handled as a {expected_kind or kind}: {err}')
 
     if encoding:
         if encoding != "gzip":

@@ -220,7 +220,11 @@ def test_micro_time_duration_and_raw_extension() -> None:
 
 @pytest.mark.parametrize(("body", "message"), [
     (b"{}", "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]"),
-    (b"k8s\x00" + ld(1, ld(1, "v1")), "Object 'Kind' is missing"),
+    (b"k8s\x00" + ld(1, ld(1, "v1")), """the object provided is unrecognized (must be of type ConfigMap): """
+     """Object 'Kind' is missing in 'runtime.TypeMeta{APIVersion:"v1", Kind:""}' (6b38730"""),
+    (b"", "the object provided is unrecognized (must be of type ConfigMap): provided data does not appear "
+     "to be a protobuf message, expected prefix [107 56 115 0] (<empty>)"),
+    (b'{"kind": "ConfigMap"}', '[107 56 115 0] ({"kind": "ConfigMap"})'),
     (envelope("v1", "ConfigMap", ld(1, b"\x0a\x05ab")), 'ConfigMap in version "v1" cannot be handled as a ConfigMap: unexpected EOF'),
     (envelope("v1", "ConfigMap", vint(1, 3)), "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: proto: wrong wireType = 0 for field metadata"),
     (envelope("apps/v1", "Deployment", key(1, 3)), "proto: illegal wireType 3"),
@@ -229,7 +233,7 @@ def test_micro_time_duration_and_raw_extension() -> None:
 ])
 def test_malformed_bodies_are_bad_requests(body: bytes, message: str) -> None:
     with pytest.raises(BadRequest) as e:
-        decode_object(body)
+        decode_object(body, "ConfigMap")
     assert e.value.code == 400 and message in e.value.message
 
 
