@@ -298,17 +298,21 @@ class SimulatedNodes:
         except (Conflict, NotFound):
             node.lease = None
 
+    async def _renew_all(self) -> None:
+        live = [n for n in self.nodes.values() if n.running]
+        for i in range(0, len(live), 200):
+            results = await asyncio.gather(*(self._renew_lease(n) for n in live[i:i + 200]),
+                                           return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                    log.debug("simulated kubelet: lease renewal failed: %s", r)
+
     async def _heartbeats(self) -> None:
         while True:
             started = time.monotonic()
-            live = [n for n in self.nodes.values() if n.running]
-            for i in range(0, len(live), 200):
-                results = await asyncio.gather(*(self._renew_lease(n) for n in live[i:i + 200]),
-                                               return_exceptions=True)
-                for r in results:
-                    if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
-                        log.debug("simulated kubelet: lease renewal failed: %s", r)
-            await asyncio.sleep(max(0.5, LEASE_RENEW_SECONDS - (time.monotonic() - started)))
+            await asyncio.sleep(LEASE_RENEW_SECONDS)
+            await self._renew_all()
+            log.debug("simulated kubelet: leases renewed in %.2fs", time.monotonic() - started - LEASE_RENEW_SECONDS)
 
     async def stop_node(self, name: str) -> None:
         """The node fails: no more heartbeats, its pods are left as they are."""
@@ -409,6 +413,7 @@ class SimulatedNodes:
         nodes = list(self.nodes.values())
         for i in range(0, len(nodes), 100):
             await asyncio.gather(*(self._register(n) for n in nodes[i:i + 100]))
+        await self._renew_all()
         self.registered.set()
         log.info("simulated kubelet: %d node(s) registered", len(nodes))
         tasks = [asyncio.ensure_future(self._heartbeats()), self.pods.start()]
