@@ -272,3 +272,27 @@ def test_schema_field_numbers_match_generated_proto() -> None:
     assert m["k8s.io.api.core.v1.Volume"].fields[2].inline
     assert load().type_for("rbac.authorization.k8s.io", "v1", "RoleBinding") == "k8s.io.api.rbac.v1.RoleBinding"
     assert load().type_for("", "v1", "Pod") == "k8s.io.api.core.v1.Pod"
+
+
+def test_slice_messages_in_maps_are_lists() -> None:
+    # SubjectAccessReviewSpec.extra is map<string, ExtraValue>; ExtraValue is a Go []string
+    extra = ld(5, ld(1, "scopes") + ld(2, ld(1, "a") + ld(1, "b")))
+    got = decode_message("k8s.io.api.authorization.v1.SubjectAccessReviewSpec", ld(3, "jane") + extra)
+    assert got == {"user": "jane", "extra": {"scopes": ["a", "b"]}}
+
+
+@pytest.mark.parametrize(("raw", "want"), [
+    (ld(1, vint(1, 0) + vint(2, 0)), {"minAvailable": 0}),  # *IntOrString set to 0: kept
+    (ld(3, vint(1, 1) + ld(3, "10%")), {"maxUnavailable": "10%"}),
+    (ld(1, vint(1, 0) + vint(2, 2)) + ld(4, "AlwaysAllow"), {"minAvailable": 2, "unhealthyPodEvictionPolicy": "AlwaysAllow"}),
+])
+def test_pointer_int_or_string(raw: bytes, want: dict[str, Any]) -> None:
+    assert decode_message("k8s.io.api.policy.v1.PodDisruptionBudgetSpec", raw) == want
+
+
+def test_unset_struct_values_are_left_out() -> None:
+    # ServicePort.targetPort is a non-pointer IntOrString: a zero one means "not set";
+    # ObjectMeta.creationTimestamp is a non-pointer Time: Go writes its zero as null
+    port = decode_message("k8s.io.api.core.v1.ServicePort", ld(1, "") + ld(2, "TCP") + vint(3, 80) + ld(4, vint(1, 0) + vint(2, 0)) + vint(5, 0))
+    assert port == {"protocol": "TCP", "port": 80}
+    assert decode_message("k8s.io.apimachinery.pkg.apis.meta.v1.ObjectMeta", ld(1, "x") + ld(8, b"")) == {"name": "x"}
