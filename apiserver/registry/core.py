@@ -155,6 +155,13 @@ def validate_binding(binding: JSON) -> list[Cause]:
     return causes
 
 
+class BindingStrategy(Strategy):
+    """POST bindings (and pods/{name}/binding): the target must be a Node by name."""
+
+    def validate_spec(self, obj: JSON) -> list[Cause]:
+        return validate_binding(obj)
+
+
 # ----------------------------------------------------------------- PodTemplate, RC
 
 class PodTemplateStrategy(_TemplateQuantities, Strategy):

@@ -140,6 +140,8 @@ class Strategy:
     # ------------------------------------------------------------ validation
 
     def validate(self, obj: JSON) -> list[Cause]:
+        if not self.resource.stored:
+            return self.validate_spec(obj)  # reviews and bindings: nothing is stored under a name
         causes = validate_object_meta(obj.get("metadata"), self.namespaced, self.name_fn)
         return causes + self.validate_spec(obj)
 
@@ -207,6 +209,7 @@ class CustomResourceStrategy(Strategy):
 # (group, kind) -> "module:Class" under apiserver.registry, imported on first use.
 _STRATEGIES: dict[tuple[str, str], str] = {
     ("", "Pod"): "core:PodStrategy",
+    ("", "Binding"): "core:BindingStrategy",
     ("", "Service"): "core:ServiceStrategy",
     ("", "Namespace"): "core:NamespaceStrategy",
     ("", "Node"): "core:NodeStrategy",

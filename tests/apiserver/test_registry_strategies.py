@@ -795,3 +795,12 @@ def test_events_v1_requires_the_new_fields() -> None:
         ("eventTime", "Required value"), ("reportingController", "Required value"),
         ("reportingInstance", "Required value"), ("action", "Required value"), ("reason", "Required value"),
         ("type", 'Invalid value: "": has invalid value: Info')]
+
+
+def test_binding_and_reviews_need_no_name() -> None:
+    binding = strategy_for(res("bindings"))
+    assert [(c.field, c.message) for c in binding.validate({"target": {"kind": "Pod"}})] == [
+        ("target.kind", 'Unsupported value: "Pod": supported values: "Node", "<empty>"'),
+        ("target.name", "Required value")]
+    review = strategy_for(res("subjectaccessreviews", "authorization.k8s.io"))
+    assert review.validate({"spec": {"user": "a"}}) == []
