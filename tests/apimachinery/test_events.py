@@ -1,12 +1,16 @@
-"""Events look like Kubernetes' and repeats aggregate into one Event with a growing count."""
+# ruff: noqa: F811  (fixtures imported from client_cluster are redefined as parameters)
+"""Events look like Kubernetes' and repeats aggregate into one Event with a growing count
+(pure correlation first, then the recorder against the real mizzen API server)."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from client_cluster import api, cluster, namespace  # noqa: F401
 
-from apimachinery.client.events import EventCorrelator, event_name, make_event, rfc3339
+from apimachinery.client.events import EventCorrelator, EventRecorder, event_name, make_event, rfc3339
+from apimachinery.client.rest import ApiClient
 
 POD = {"apiVersion": "v1", "kind": "Pod",
        "metadata": {"name": "web-1", "namespace": "prod", "uid": "u-1", "resourceVersion": "42"}}
@@ -95,3 +99,39 @@ def test_cache_is_bounded() -> None:
         record(c, POD, f"R{i}", "m", T0)
     assert record(c, POD, "R0", "m", T0 + 1).action == "create"  # evicted
     assert record(c, POD, "R2", "m", T0 + 1).action == "patch"
+
+
+# -- the recorder against the real API server -------------------------------------------------------
+
+
+async def test_recorder_writes_events_and_aggregates_repeats(api: ApiClient, namespace: str) -> None:
+    cm = await api.create("configmaps", {"metadata": {"name": "subject"}}, namespace)
+    rec = EventRecorder(api, "test-controller", host="node-1")
+    try:
+        for _ in range(3):
+            rec.event(cm, "Warning", "FailedSync", "could not sync")
+        rec.event(cm, "Normal", "Synced", "synced")
+        await rec.flush(10)
+    finally:
+        await rec.close()
+    items = (await api.list("events", namespace))["items"]
+    by_reason = {e["reason"]: e for e in items}
+    assert sorted(by_reason) == ["FailedSync", "Synced"] and len(items) == 2
+    failed = by_reason["FailedSync"]
+    assert failed["count"] == 3 and failed["type"] == "Warning"
+    assert failed["involvedObject"]["uid"] == cm["metadata"]["uid"]
+    assert failed["involvedObject"]["kind"] == "ConfigMap"
+    assert failed["source"] == {"component": "test-controller", "host": "node-1"}
+    assert failed["metadata"]["name"].startswith("subject.")
+    assert rec.written == 4 and rec.dropped == 0
+
+
+async def test_recorder_never_blocks_and_drops_when_full(api: ApiClient, namespace: str) -> None:
+    rec = EventRecorder(api, "test", queue_size=2)
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": namespace}}
+    for i in range(5):  # synchronous calls: the writer has not run yet
+        rec.event(obj, "Normal", "R", f"m{i}")
+    assert rec.dropped == 3
+    await rec.close()
+    rec.event(obj, "Bogus", "R", "m")  # not Normal/Warning: refused, not sent
+    assert rec.written == 2
