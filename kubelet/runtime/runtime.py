@@ -475,7 +475,50 @@ class Runtime:
             time.sleep(0.01)
 
     async def wait_container(self, cid: str, timeout: float | None = None) -> ContainerStatus:  # noqa: ASYNC109
-        return await asyncio.to_thread(self.wait_container_sync, cid, timeout)
+        """Wait until the container's exit is recorded (or ``timeout``).  Holds no thread while
+        waiting: the shim's pidfd is watched by the event loop, so hundreds of pods can wait."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        st = await asyncio.to_thread(self._raw_state, cid)
+        shim_pid = st.get("shim_pid")
+        pidfd = -1
+        if st.get("status") in ("created", "running") and shim_pid:
+            try:
+                pidfd = os.pidfd_open(shim_pid)
+            except OSError:
+                pidfd = -1
+        if pidfd >= 0:
+            try:
+                # the pid may have been recycled between reading the state and pidfd_open
+                if self._alive(shim_pid, st.get("shim_start")):
+                    exited: asyncio.Future[None] = loop.create_future()
+
+                    def on_exit() -> None:
+                        if not exited.done():
+                            exited.set_result(None)
+
+                    loop.add_reader(pidfd, on_exit)
+                    try:
+                        await asyncio.wait_for(exited, None if deadline is None else max(0.0, deadline - loop.time()))
+                    except TimeoutError:
+                        pass
+                    finally:
+                        loop.remove_reader(pidfd)
+            finally:
+                os.close(pidfd)
+        while True:
+            status = await asyncio.to_thread(self._status_sync, cid)
+            if status is None:
+                raise ContainerNotFound(cid)
+            if status.state == "exited" or (deadline is not None and loop.time() >= deadline):
+                return status
+            await asyncio.sleep(0.01)
+
+    def _raw_state(self, cid: str) -> dict[str, Any]:
+        try:
+            return shim.read_json(os.path.join(self._cdir(cid), "state.json"))
+        except FileNotFoundError as exc:
+            raise ContainerNotFound(cid) from exc
 
     def stop_container_sync(self, cid: str, grace_seconds: float = 30) -> ContainerStatus | None:
         """SIGTERM to the container's PID 1 (delivered only if it handles SIGTERM), then after
@@ -501,7 +544,27 @@ class Runtime:
         return status
 
     async def stop_container(self, cid: str, grace_seconds: float = 30) -> ContainerStatus | None:
-        return await asyncio.to_thread(self.stop_container_sync, cid, grace_seconds)
+        """As ``stop_container_sync``, waiting on the event loop (no thread held for the grace
+        period)."""
+        status = await self.container_status(cid)
+        if status is None:
+            raise ContainerNotFound(cid)
+        if status.state != "running":
+            return status
+        cfg = await asyncio.to_thread(shim.read_json, os.path.join(self._cdir(cid), "config.json"))
+        st = await asyncio.to_thread(self._raw_state, cid)
+        pid_ok = bool(status.pid) and self._alive(status.pid, st.get("pid_start"))  # never a recycled pid
+        if grace_seconds > 0 and pid_ok:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(status.pid, signal.SIGTERM)
+            status = await self.wait_container(cid, grace_seconds)
+        if status.state == "running":
+            await asyncio.to_thread(self.cgroups.kill, cfg["cgroup"])
+            if pid_ok:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(status.pid, signal.SIGKILL)
+            status = await self.wait_container(cid, 10)
+        return status
 
     def remove_container_sync(self, cid: str) -> None:
         cdir = self._cdir(cid)
@@ -657,8 +720,55 @@ class Runtime:
     async def exec_in_container(self, cid: str, argv: list[str], stdin: bytes | None = None,
                                 timeout: float | None = None) -> ExecResult:  # noqa: ASYNC109
         """Run ``argv`` in the container and collect its output (exec probes, ``kubectl exec``
-        without a terminal).  On timeout the process is killed and ``timed_out`` set."""
-        return await asyncio.to_thread(self.exec_sync, cid, argv, stdin, timeout)
+        without a terminal).  On timeout the process is killed and ``timed_out`` set.  Only
+        the start takes a thread; output and exit are awaited on the event loop.  Output still
+        held open by a process the command left behind is read for at most one more second."""
+        loop = asyncio.get_running_loop()
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            proc = await asyncio.to_thread(self.exec_process_sync, cid, argv, in_r, out_w, err_w)
+        except BaseException:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (in_r, out_w, err_w):
+                os.close(fd)
+        out, err = bytearray(), bytearray()
+
+        async def collect(fd: int, buf: bytearray) -> None:
+            reader = asyncio.StreamReader()
+            transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                        os.fdopen(fd, "rb", 0))
+            try:
+                while chunk := await reader.read(65536):
+                    buf.extend(chunk)
+            finally:
+                transport.close()
+
+        readers = [asyncio.ensure_future(collect(out_r, out)), asyncio.ensure_future(collect(err_r, err))]
+        timed_out = False
+        try:
+            if stdin:
+                await asyncio.to_thread(_write_all, in_w, stdin)
+            os.close(in_w)
+            in_w = -1
+            try:
+                code = await asyncio.wait_for(proc.wait_async(), timeout)
+            except TimeoutError:
+                timed_out = True
+                proc.kill()
+                code = await asyncio.wait_for(proc.wait_async(), 5)
+            await asyncio.wait(readers, timeout=1.0)
+        finally:
+            if in_w >= 0:
+                os.close(in_w)
+            for t in readers:
+                t.cancel()
+            await asyncio.gather(*readers, return_exceptions=True)
+        return ExecResult(exit_code=code, stdout=bytes(out), stderr=bytes(err), timed_out=timed_out)
 
     # ---- pod-level resources --------------------------------------------------------------
 
@@ -734,6 +844,12 @@ class Runtime:
         await asyncio.to_thread(self.cleanup_all_sync)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    with contextlib.suppress(BrokenPipeError):
+        while data:
+            data = data[os.write(fd, data):]
+
+
 class ExecProcess:
     """A process started by ``exec_process``: its host pid, ``wait()`` and ``kill()``."""
 
@@ -752,6 +868,31 @@ class ExecProcess:
             reply = shim.recv_msg(self._conn)
         except TimeoutError:
             raise
+        except OSError:
+            reply = None
+        self._conn.close()
+        self.returncode = int(reply["exit_code"]) if reply and "exit_code" in reply else 137
+        return self.returncode
+
+    async def wait_async(self) -> int:
+        """``wait()`` on the event loop: the exit code arrives on the helper's socket."""
+        if self.returncode is not None:
+            return self.returncode
+        loop = asyncio.get_running_loop()
+        self._conn.setblocking(False)
+        buf = b""
+        try:
+            while True:
+                if len(buf) >= 4:
+                    (n,) = struct.unpack("!I", buf[:4])
+                    if len(buf) >= 4 + n:
+                        reply = json.loads(buf[4:4 + n])
+                        break
+                chunk = await loop.sock_recv(self._conn, 4096)
+                if not chunk:
+                    reply = None
+                    break
+                buf += chunk
         except OSError:
             reply = None
         self._conn.close()

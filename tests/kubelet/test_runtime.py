@@ -264,6 +264,9 @@ async def test_exec_in_container(rt: Runtime) -> None:
     assert (r.exit_code, r.stderr) == (7, b"oops\n")
     r = await rt.exec_in_container(h.id, ["sleep", "30"], timeout=0.3)
     assert r.timed_out
+    # a process left behind keeps stdout open: the exec still ends with what was written
+    r = await rt.exec_in_container(h.id, ["sh", "-c", "sleep 30 & echo hi"], timeout=20)
+    assert (r.exit_code, r.stdout, r.timed_out) == (0, b"hi\n", False)
     with pytest.raises(StartFailed, match="executable file not found"):
         await rt.exec_in_container(h.id, ["nosuchcmd"], timeout=20)
     await rt.stop_container(h.id, 0)
