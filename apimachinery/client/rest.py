@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import aiohttp
 import orjson
+from opentelemetry import propagate
 
 from apimachinery import resources
 from apimachinery.client.kubeconfig import KubeConfig, load_kubeconfig
@@ -189,6 +190,9 @@ class ApiClient:
             h["Authorization"] = f"Bearer {token}"
         if extra:
             h.update(extra)
+        # W3C traceparent of the current span (a reconcile's), so the API server's span joins
+        # the same trace. Nothing is added when no span is recording.
+        propagate.inject(h)
         return h
 
     async def _send(self, method: str, path: str, *, params: Mapping[str, str] | None = None,

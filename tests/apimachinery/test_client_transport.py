@@ -340,3 +340,26 @@ async def test_stop_closes_the_watch(fake: FakeServer, api: ApiClient) -> None:
     await inf.stop()
     with contextlib.suppress(asyncio.CancelledError):
         assert inf._task is None
+
+
+async def test_resync_redelivers_cached_objects_as_updates(fake: FakeServer, api: ApiClient) -> None:
+    fake.on("GET", CM_PATH, list_of(cm("a", "1"), rv="1"), stream([], hang=True))
+    inf = Informer(api, "configmaps", "ns", resync=0.01)
+    seen = recorder(inf)
+    inf.start()
+    try:
+        await wait_until(lambda: ("update", "a", "1") in seen)
+    finally:
+        await inf.stop()
+    assert seen[0] == ("add", "a", "1")
+
+
+async def test_requests_carry_the_trace_context_of_the_current_span(fake: FakeServer, api: ApiClient) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    tracer = TracerProvider().get_tracer("test")
+    fake.on("GET", CM_PATH + "/a", reply(cm("a", "1")))
+    with tracer.start_as_current_span("reconcile test") as span:
+        await api.get("configmaps", "a", "ns")
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    assert fake.requests[0]["headers"]["traceparent"].split("-")[1] == trace_id
