@@ -115,7 +115,7 @@ def is_pod_active(pod: Obj) -> bool:
 
 def is_pod_ready(pod: Obj) -> bool:
     c = pod_condition(pod, "Ready")
-    return bool(c) and c.get("status") == "True"
+    return c is not None and c.get("status") == "True"
 
 
 def pod_ready_time(pod: Obj) -> datetime | None:

@@ -14,6 +14,7 @@ import asyncio
 import json
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -391,3 +392,15 @@ def test_delete_namespace_with_contents(cluster: tuple[Cluster, Components]) -> 
     c.kubectl("rollout", "status", "deployment/w", "-n", ns, "--timeout=60s")
     c.kubectl("delete", "namespace", ns, "--wait=false")
     c.wait_for(lambda: c.kubectl("get", "namespace", ns, check=False).code != 0, timeout=60, what="namespace gone")
+
+
+@pytest.mark.parametrize("folder,kind,name", [("rollout", "deployment", "web"),
+                                              ("global-service", "daemonset", "node-agent")])
+def test_manifests(cluster: tuple[Cluster, Components], folder: str, kind: str, name: str) -> None:
+    c, _ = cluster
+    ns = f"manifest-{folder}"
+    ensure_ns(c, ns)
+    path = Path(__file__).resolve().parent.parent / "manifests" / folder
+    c.kubectl("apply", "-n", ns, "-f", str(path))
+    out = c.kubectl("rollout", "status", f"{kind}/{name}", "-n", ns, "--timeout=60s").out
+    assert "successfully rolled out" in out

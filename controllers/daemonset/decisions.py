@@ -302,9 +302,9 @@ def rolling_update(ds: Obj, nodes_to_pods: dict[str, list[Obj]], hash_: str, at:
             elif new is not None:
                 if not podutil.is_pod_available(new, min_ready, at):
                     unavailable += 1
-            elif not podutil.is_pod_available(old, min_ready, at):
+            elif old is not None and not podutil.is_pod_available(old, min_ready, at):
                 allowed.append(podutil.name_of(old))
-            elif unavailable < max_unavail:
+            elif old is not None and unavailable < max_unavail:
                 candidates.append(podutil.name_of(old))
         remaining = max(0, min(max_unavail - unavailable, len(candidates)))
         return allowed + candidates[:remaining], []
