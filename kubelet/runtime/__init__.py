@@ -7,6 +7,7 @@ server, and nothing here may block an event loop (coroutines run blocking work i
 from kubelet.runtime.runtime import (
     ContainerHandle,
     ContainerNotFound,
+    ContainerRuntime,
     ContainerRuntimeError,
     ContainerSpec,
     ContainerStatus,
@@ -22,7 +23,7 @@ from kubelet.runtime.runtime import (
 )
 
 __all__ = [
-    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "ContainerStatus", "CreateContainerError", "ExecProcess",
+    "ContainerHandle", "ContainerNotFound", "ContainerRuntime", "ContainerSpec", "ContainerStatus", "CreateContainerError", "ExecProcess",
     "ExecResult", "ImageNotPresent", "Mount", "Runtime", "ContainerRuntimeError", "SecurityContext",
     "StartFailed", "merge_image_config",
 ]

@@ -54,7 +54,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kubelet.images import ImageStore
 from kubelet.images.store import Image, ImageError, remove_tree
@@ -191,6 +191,24 @@ def merge_image_config(image: Image, command: list[str] | None, args: list[str] 
     if args:
         return entry + list(args)
     return entry + list(image.config.cmd or [])
+
+
+class ContainerRuntime(Protocol):
+    """The plug point the pod workers depend on: ``Runtime`` implements it, and a fake one
+    (no processes) can stand in for it in the agent's unit tests."""
+
+    async def start_container(self, spec: ContainerSpec) -> ContainerHandle: ...
+    async def list_containers(self) -> list[ContainerStatus]: ...
+    async def container_status(self, cid: str) -> ContainerStatus | None: ...
+    async def wait_container(self, cid: str, timeout: float | None = None) -> ContainerStatus: ...  # noqa: ASYNC109
+    async def stop_container(self, cid: str, grace_seconds: float = 30) -> ContainerStatus | None: ...
+    async def remove_container(self, cid: str) -> None: ...
+    async def exec_in_container(self, cid: str, argv: list[str], stdin: bytes | None = None,
+                                timeout: float | None = None) -> ExecResult: ...  # noqa: ASYNC109
+    async def container_stats(self, cid: str) -> CgroupStats: ...
+    async def create_pod_netns(self, pod_uid: str) -> str: ...
+    async def delete_pod_netns(self, pod_uid: str) -> None: ...
+    async def cleanup_all(self) -> None: ...
 
 
 # --------------------------------------------------------------------------- fork server client
@@ -911,7 +929,11 @@ class ExecProcess:
 
 
 __all__ = [
-    "ContainerHandle", "ContainerNotFound", "ContainerSpec", "CreateContainerError", "ContainerStatus", "ExecProcess", "ExecResult",
+    "ContainerHandle", "ContainerNotFound", "ContainerRuntime", "ContainerSpec", "CreateContainerError", "ContainerStatus", "ExecProcess", "ExecResult",
     "ImageNotPresent", "Mount", "Runtime", "ContainerRuntimeError", "SecurityContext", "StartFailed",
     "merge_image_config",
 ]
+
+
+def _implements_protocol(rt: Runtime) -> ContainerRuntime:
+    return rt  # mypy checks that Runtime satisfies ContainerRuntime

@@ -463,6 +463,16 @@ async def test_cleanup_all_removes_everything(rt: Runtime) -> None:
     assert_nothing_left(rt, procs + more)
 
 
+def test_runtime_implements_the_protocol() -> None:
+    import inspect
+
+    from kubelet.runtime import ContainerRuntime
+
+    for name, member in inspect.getmembers(ContainerRuntime, inspect.iscoroutinefunction):
+        assert inspect.iscoroutinefunction(getattr(Runtime, name)), name
+        assert list(inspect.signature(getattr(Runtime, name)).parameters) == list(inspect.signature(member).parameters)
+
+
 def test_merge_image_config() -> None:
     from kubelet.images.store import Image, ImageConfig
 
