@@ -1,6 +1,7 @@
 """The container runtime the kubelet's pod workers drive (the layer below them, API-free).
 
-Interface (all coroutine methods run their blocking work in threads)::
+Interface (``ContainerRuntime`` is the Protocol; coroutine methods never block the loop: file
+work runs in threads, waiting is done on pidfds, pipes and sockets)::
 
     rt = Runtime(data_dir, images=ImageStore(...), name="mizzen-<unique>")
     await rt.start()                      # fork server + cgroup subtree; adopts what is on disk
