@@ -22,6 +22,7 @@ and should only enqueue keys (`WorkQueue.add`): a slow handler delays every late
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import inspect
 import logging
@@ -128,11 +129,11 @@ class Store:
     def get_object(self, namespace: str | None, name: str) -> Obj | None:
         return self._items.get(f"{namespace}/{name}" if namespace else name)
 
-    def list(self) -> list[Obj]:
-        return list(self._items.values())
+    def list(self) -> builtins.list[Obj]:
+        return builtins.list(self._items.values())
 
-    def keys(self) -> list[str]:
-        return list(self._items)
+    def keys(self) -> builtins.list[str]:
+        return builtins.list(self._items)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -147,7 +148,7 @@ class Store:
         except KeyError:
             raise KeyError(f"no index {index!r}") from None
 
-    def by_index(self, index: str, value: str) -> list[Obj]:
+    def by_index(self, index: str, value: str) -> builtins.list[Obj]:
         """`by_index(INDEX_NAMESPACE, "default")`, `by_index(INDEX_CONTROLLER_UID, rs_uid)`,
         `by_index(INDEX_NODE_NAME, "node-1")`, `by_index(INDEX_LABEL, "app=web")`."""
         try:

@@ -38,6 +38,8 @@ from apimachinery.errors import NotFound, StatusError
 
 log = logging.getLogger(__name__)
 
+_API_ERRORS: tuple[type[BaseException], ...] = (StatusError, *TRANSPORT_ERRORS)
+
 LEASES = "leases.coordination.k8s.io"
 
 
@@ -158,7 +160,7 @@ class LeaderElector:
     async def _attempt(self, timeout: float) -> bool:  # noqa: ASYNC109
         try:
             return await asyncio.wait_for(self.try_acquire_or_renew(), max(0.05, timeout))
-        except (StatusError, *TRANSPORT_ERRORS) as e:
+        except _API_ERRORS as e:
             log.warning("lease %s/%s: %s", self.namespace, self.name, e)
             return False
 
@@ -198,7 +200,7 @@ class LeaderElector:
         try:
             self._lease = await asyncio.wait_for(self.client.replace(LEASES, new, self.namespace), 5)
             log.info("lease %s/%s: %s released", self.namespace, self.name, self.identity)
-        except (StatusError, *TRANSPORT_ERRORS) as e:
+        except _API_ERRORS as e:
             log.warning("lease %s/%s: release failed: %s", self.namespace, self.name, e)
 
     async def run(self, on_started: Callable[[], Awaitable[Any]],

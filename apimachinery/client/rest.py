@@ -23,7 +23,7 @@ import asyncio
 import base64
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
 from typing import Any, Literal
 
@@ -406,7 +406,7 @@ class ApiClient:
     async def watch(self, res: ResourceRef, namespace: str | None = None, *, resource_version: str | None = None,
                     label_selector: str | None = None, field_selector: str | None = None,
                     timeout_seconds: int | None = None, allow_bookmarks: bool = True,
-                    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+                    ) -> AsyncGenerator[tuple[str, dict[str, Any]], None]:
         """Watch events as `(type, object)`: ADDED, MODIFIED, DELETED, BOOKMARK. An ERROR event
         raises its typed error (`Gone` when `resource_version` is too old: re-list). The
         iterator ends when the server closes the stream (after `timeout_seconds`)."""
