@@ -448,11 +448,11 @@ class NodeStrategy(Strategy):
             t = _dict(t)
             k = (t.get("key") or "", t.get("effect") or "")
             if k in seen:
-                causes.append(duplicate(f"spec.taints[{i}]", Raw(
-                    f'core.Taint{{Key:{go_value(k[0])}, Value:{go_value(t.get("value") or "")}, '
-                    f'Effect:{go_value(k[1])}, TimeAdded:<nil>}}')))
-                causes[-1] = Cause(causes[-1].field, causes[-1].message + ": taints must be unique by key and effect "
-                                   "pair", causes[-1].reason)
+                taint = Raw(f'core.Taint{{Key:{go_value(k[0])}, Value:{go_value(t.get("value") or "")}, '
+                            f'Effect:{go_value(k[1])}, TimeAdded:(*v1.Time)(nil)}}')
+                dup = duplicate(f"spec.taints[{i}]", taint)
+                causes.append(Cause(dup.field, dup.message + ": taints must be unique by key and effect pair",
+                                    dup.reason))
             seen.add(k)
         cidr = spec.get("podCIDR") or ""
         if cidr and not _is_cidr(cidr):

@@ -804,3 +804,11 @@ def test_binding_and_reviews_need_no_name() -> None:
         ("target.name", "Required value")]
     review = strategy_for(res("subjectaccessreviews", "authorization.k8s.io"))
     assert review.validate({"spec": {"user": "a"}}) == []
+
+
+def test_node_taints_unique_by_key_and_effect() -> None:
+    node = {"metadata": {"name": "n1"}, "spec": {"taints": [{"key": "a", "effect": "NoSchedule"},
+                                                            {"key": "a", "value": "b", "effect": "NoSchedule"}]}}
+    assert create("nodes", "", node)[1] == [
+        ("spec.taints[1]", 'Duplicate value: core.Taint{Key:"a", Value:"b", Effect:"NoSchedule", '
+                           "TimeAdded:(*v1.Time)(nil)}: taints must be unique by key and effect pair")]
