@@ -66,6 +66,11 @@ class GarbageCollector(Controller):
             self.queue.add(uid)
 
     def _updated(self, inf: Informer, old: Obj, new: Obj) -> None:
+        om, nm = podutil.meta(old), podutil.meta(new)
+        if (om.get("ownerReferences") == nm.get("ownerReferences") and om.get("finalizers") == nm.get("finalizers")
+                and bool(om.get("deletionTimestamp")) == bool(nm.get("deletionTimestamp"))
+                and podutil.uid_of(new) in self.by_uid):
+            return  # status or spec changes do not concern the graph (GraphBuilder's referencesDiffs)
         self._changed(inf, new)
         # An owner waiting on its dependents (orphan) must look again when one lets go.
         kept = {r.get("uid") for r in podutil.meta(new).get("ownerReferences") or []}
@@ -127,13 +132,17 @@ class GarbageCollector(Controller):
             return None
         inf, _ = self.by_uid[uid]
         r = inf.resource
-        deps = self.dependents(uid)
-        plan = gc.deleting_owner_plan(obj, deps)
-        if plan.orphan or plan.delete or plan.remove_finalizer:
-            await self._run_owner_plan(r, obj, plan)
+        if podutil.is_deleting(obj):
+            plan = gc.deleting_owner_plan(obj, self.dependents(uid))
+            if plan.orphan or plan.delete or plan.remove_finalizer:
+                await self._run_owner_plan(r, obj, plan)
+                return None
+        refs = podutil.meta(obj).get("ownerReferences") or []
+        if not refs:
             return None
-        action = gc.dependent_action(obj, {ref.get("uid", ""): await self._owner_state(obj, ref)
-                                          for ref in podutil.meta(obj).get("ownerReferences") or []}, bool(deps))
+        states = {ref.get("uid", ""): await self._owner_state(obj, ref) for ref in refs}
+        has_deps = gc.WAITING in states.values() and bool(self.dependents(uid))
+        action = gc.dependent_action(obj, states, has_deps)
         ns = podutil.namespace_of(obj) or None
         try:
             if action.kind == "remove_refs":
