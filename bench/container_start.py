@@ -131,10 +131,6 @@ async def main() -> None:
         raise SystemExit("needs root")
     tag = secrets.token_hex(3)
     work = tempfile.mkdtemp(prefix="mizzen-bench-")
-    loop = asyncio.get_running_loop()
-    from concurrent.futures import ThreadPoolExecutor
-
-    loop.set_default_executor(ThreadPoolExecutor(16))
     rt = Runtime(os.path.join(work, "node"), images=ImageStore(os.path.join(work, "images")),
                  name=f"mizzen-bench-{tag}")
     try:

@@ -311,9 +311,27 @@ class Runtime:
         return os.path.join(self.containers_dir, cid)
 
     async def start_container(self, spec: ContainerSpec) -> ContainerHandle:
-        return await asyncio.to_thread(self.start_container_sync, spec)
+        """Prepare (in a thread) and start the container; returns once its process has exec'd.
+        The shim's answer is awaited on the event loop, so many starts can be in flight."""
+        cid, log_path, conn = await asyncio.to_thread(self._prepare_and_send, spec)
+        try:
+            reply = await asyncio.wait_for(_recv_msg_async(conn), 60)
+        finally:
+            conn.close()
+        return self._started(cid, log_path, reply)
 
     def start_container_sync(self, spec: ContainerSpec) -> ContainerHandle:
+        cid, log_path, conn = self._prepare_and_send(spec)
+        try:
+            conn.settimeout(60)
+            reply = shim.recv_msg(conn)
+        finally:
+            conn.close()
+        return self._started(cid, log_path, reply)
+
+    def _prepare_and_send(self, spec: ContainerSpec) -> tuple[str, str, socket.socket]:
+        """Directories, cgroup and config of a new container, then the request to the fork
+        server; returns (id, log path, the connection the shim answers on)."""
         image = self.images.resolve(spec.image)
         if image is None:
             raise ImageNotPresent(f'Container image "{spec.image}" is not present with pull policy of Never')
@@ -367,13 +385,12 @@ class Runtime:
         shim.write_json(os.path.join(cdir, "config.json"), cfg)
         shim.write_json(os.path.join(cdir, "state.json"), {"status": "created", "created_at": shim.rfc3339_nano()})
         conn = self._fork_server().request({"op": "start", "dir": cdir})
-        try:
-            conn.settimeout(60)
-            reply = shim.recv_msg(conn)
-        finally:
-            conn.close()
+        return cid, log_path, conn
+
+    @staticmethod
+    def _started(cid: str, log_path: str, reply: dict[str, Any] | None) -> ContainerHandle:
         if reply is None:
-            raise StartFailed(f"container {cid}: the shim exited without an answer (see {cdir}/shim.log)", cid)
+            raise StartFailed(f"container {cid}: the shim exited without an answer (see its shim.log)", cid)
         if "error" in reply:
             raise StartFailed(reply["error"], cid)
         return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
@@ -863,6 +880,22 @@ class Runtime:
         await asyncio.to_thread(self.cleanup_all_sync)
 
 
+async def _recv_msg_async(sock: socket.socket) -> Any:
+    """``shim.recv_msg`` on the event loop (one length-prefixed JSON message; None at EOF)."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    buf = b""
+    while True:
+        if len(buf) >= 4:
+            (n,) = struct.unpack("!I", buf[:4])
+            if len(buf) >= 4 + n:
+                return json.loads(buf[4:4 + n])
+        chunk = await loop.sock_recv(sock, 4096)
+        if not chunk:
+            return None
+        buf += chunk
+
+
 def _write_all(fd: int, data: bytes) -> None:
     with contextlib.suppress(BrokenPipeError):
         while data:
@@ -897,21 +930,8 @@ class ExecProcess:
         """``wait()`` on the event loop: the exit code arrives on the helper's socket."""
         if self.returncode is not None:
             return self.returncode
-        loop = asyncio.get_running_loop()
-        self._conn.setblocking(False)
-        buf = b""
         try:
-            while True:
-                if len(buf) >= 4:
-                    (n,) = struct.unpack("!I", buf[:4])
-                    if len(buf) >= 4 + n:
-                        reply = json.loads(buf[4:4 + n])
-                        break
-                chunk = await loop.sock_recv(self._conn, 4096)
-                if not chunk:
-                    reply = None
-                    break
-                buf += chunk
+            reply = await _recv_msg_async(self._conn)
         except OSError:
             reply = None
         self._conn.close()
