@@ -61,9 +61,13 @@ class ControllerExpectations:
         self._by_key[key] = ControlleeExpectations(add, delete, self._clock())
 
     def expect_creations(self, key: str, n: int) -> None:
+        """Replace the record of `key` with "n creations, no deletions" (as kube's
+        ExpectCreations does: calling it and then `expect_deletions` keeps only the latter;
+        use `set` to expect both at once)."""
         self.set(key, n, 0)
 
     def expect_deletions(self, key: str, n: int) -> None:
+        """Replace the record of `key` with "no creations, n deletions"."""
         self.set(key, 0, n)
 
     def raise_expectations(self, key: str, add: int, delete: int) -> None:
@@ -106,6 +110,13 @@ class UIDTrackingControllerExpectations(ControllerExpectations):
         keys = set(deleted_keys)
         self._deleting[key] = keys
         super().expect_deletions(key, len(keys))
+
+    def expect(self, key: str, creations: int, deleted_keys: Iterable[str]) -> None:
+        """Expect `creations` creations and the deletion of `deleted_keys`, together (one
+        sync that both creates and deletes, like the DaemonSet controller's)."""
+        keys = set(deleted_keys)
+        self._deleting[key] = keys
+        self.set(key, creations, len(keys))
 
     def deletion_observed(self, key: str, deleted_key: str | None = None) -> None:  # type: ignore[override]
         keys = self._deleting.get(key)

@@ -123,6 +123,9 @@ class Store:
                 index.setdefault(value, set()).add(key)
         self._indices[name] = index
 
+    def has_indexer(self, name: str) -> bool:
+        return name in self._indexers
+
     def get(self, key: str) -> Obj | None:
         return self._items.get(key)
 

@@ -206,8 +206,10 @@ class LeaderElector:
     async def run(self, on_started: Callable[[], Awaitable[Any]],
                   on_stopped: Callable[[], Any] | None = None) -> None:
         """Campaign; once leader, run `on_started()` as a task while renewing. When leadership
-        is lost (or this coroutine is cancelled), cancel that task, call `on_stopped()`
-        (release the Lease on cancellation) and return (or re-raise the cancellation)."""
+        is lost, cancel that task, call `on_stopped()` and return. When this coroutine is
+        cancelled, or the work ends or fails by itself, also release the Lease (so that another
+        candidate takes over at once), call `on_stopped()` and return (or re-raise the
+        cancellation). `run` may be called again to stand again."""
         work: asyncio.Task[Any] | None = None
         try:
             await self.acquire()
@@ -216,11 +218,13 @@ class LeaderElector:
             try:
                 done, _ = await asyncio.wait({work, renew}, return_when=asyncio.FIRST_COMPLETED)
                 if work in done and renew not in done:
-                    # The work ended by itself: stay leader until cancelled or lost.
+                    # The work ended by itself (or crashed): a leader that does nothing must not
+                    # keep the Lease. Step down (release below) and let the caller decide.
                     if not work.cancelled() and work.exception() is not None:
-                        log.error("lease %s/%s: leader work failed", self.namespace, self.name,
+                        log.error("lease %s/%s: leader work failed; stepping down", self.namespace, self.name,
                                   exc_info=work.exception())
-                    await renew
+                    else:
+                        log.info("lease %s/%s: leader work ended; stepping down", self.namespace, self.name)
             finally:
                 renew.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -228,6 +232,8 @@ class LeaderElector:
         finally:
             was_leader = work is not None
             still_holding = self._is_leader  # False once renewal failed: then it is not ours to release
+            if work is not None and work.done() and not work.cancelled():
+                work.exception()  # retrieved (logged above): no "never retrieved" warning
             self._is_leader = False
             if work is not None and not work.done():
                 work.cancel()
@@ -239,6 +245,8 @@ class LeaderElector:
                 result = on_stopped()
                 if inspect.isawaitable(result):
                     await result
+            if work is not None and work.done() and not work.cancelled() and work.exception() is not None:
+                await asyncio.sleep(self.retry_period)  # a caller standing again must not spin
 
 
 def _record(spec: dict[str, Any]) -> tuple[Any, ...]:

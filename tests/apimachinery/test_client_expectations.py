@@ -82,3 +82,13 @@ def test_uid_tracking_counts_each_deleted_pod_once() -> None:
     assert e.satisfied("ns/rs")
     e.delete("ns/rs")
     assert e.pending_deletions("ns/rs") == frozenset()
+
+
+def test_uid_tracking_expect_creations_and_deletions_together() -> None:
+    e = UIDTrackingControllerExpectations()
+    e.expect("ns/ds", 2, ["ns/old"])
+    e.creation_observed("ns/ds")
+    e.deletion_observed("ns/ds", "ns/old")
+    assert not e.satisfied("ns/ds")  # one creation still expected
+    e.creation_observed("ns/ds")
+    assert e.satisfied("ns/ds")

@@ -117,3 +117,15 @@ async def test_leader_whose_lease_is_taken_stops_its_work(api: ApiClient, namesp
     assert cancelled.is_set() and stopped == [True] and not a.is_leader
     lease = await api.get(LEASES, "test-lock", namespace)
     assert lease["spec"]["holderIdentity"] == "intruder"  # not released by a non-holder
+
+
+async def test_leader_whose_work_crashes_steps_down(api: ApiClient, namespace: str) -> None:
+    async def work() -> None:
+        raise RuntimeError("controller bug")
+
+    stopped: list[bool] = []
+    a = elector(api, namespace, "a")
+    await asyncio.wait_for(a.run(work, lambda: stopped.append(True)), 10)
+    assert stopped == [True] and not a.is_leader
+    lease = await api.get(LEASES, "test-lock", namespace)
+    assert lease["spec"]["holderIdentity"] == ""  # released for the next candidate
