@@ -68,6 +68,15 @@ def copy_object(obj: Obj) -> Obj:
     return orjson.loads(orjson.dumps(obj))
 
 
+def strip_managed_fields(obj: Obj) -> Obj:
+    """A transform for informers: drop `metadata.managedFields` (often half an object's size),
+    which controllers never read."""
+    meta = obj.get("metadata")
+    if meta and "managedFields" in meta:
+        meta.pop("managedFields")
+    return obj
+
+
 def index_by_namespace(obj: Obj) -> list[str]:
     ns = (obj.get("metadata") or {}).get("namespace")
     return [ns] if ns else []
@@ -236,7 +245,7 @@ class Informer:
     def __init__(self, client: ApiClient, res: ResourceRef, namespace: str | None = None, *,
                  label_selector: str | None = None, field_selector: str | None = None, resync: float = 0,
                  indexers: dict[str, Indexer] | None = None, page_size: int = 500,
-                 watch_timeout: tuple[int, int] = (300, 600)):
+                 watch_timeout: tuple[int, int] = (300, 600), transform: Callable[[Obj], Obj] | None = None):
         self.client = client
         self.resource: ResourceInfo = client.resource(res)
         self.namespace = namespace if self.resource.namespaced else None
@@ -245,6 +254,9 @@ class Informer:
         self.resync = resync
         self.page_size = page_size
         self.watch_timeout = watch_timeout
+        # Applied to every object before it is cached (client-go's TransformFunc), e.g.
+        # `strip_managed_fields` to save memory in big caches.
+        self.transform = transform
         self.store = Store(indexers)
         self.resource_version: str | None = None  # the last one seen (List, event or bookmark)
         self._handlers: list[_Handlers] = []
@@ -379,6 +391,8 @@ class Informer:
             # Items of a List carry no kind/apiVersion on the wire; watch events do.
             obj.setdefault("kind", kind)
             obj.setdefault("apiVersion", api_version)
+            if self.transform is not None:
+                obj = self.transform(obj)
             fresh[meta_namespace_key(obj)] = obj
         for key, obj in fresh.items():
             old = self.store._put(key, obj)
@@ -408,6 +422,8 @@ class Informer:
                     if rv:
                         self.resource_version = rv
                     continue
+                if self.transform is not None:
+                    obj = self.transform(obj)
                 key = meta_namespace_key(obj)
                 if type_ == "DELETED":
                     self.store._remove(key)
@@ -441,9 +457,10 @@ class InformerFactory:
     """Shares one informer per (resource, namespace, selectors) between controllers, as
     client-go's SharedInformerFactory does: one List and one watch however many use it."""
 
-    def __init__(self, client: ApiClient, *, resync: float = 0):
+    def __init__(self, client: ApiClient, *, resync: float = 0, transform: Callable[[Obj], Obj] | None = None):
         self.client = client
         self.resync = resync
+        self.transform = transform
         self._informers: dict[tuple[str, str, str, str | None, str | None, str | None], Informer] = {}
 
     def informer(self, res: ResourceRef, namespace: str | None = None, *, label_selector: str | None = None,
@@ -453,7 +470,8 @@ class InformerFactory:
         inf = self._informers.get(key)
         if inf is None:
             inf = self._informers[key] = Informer(self.client, r, namespace, label_selector=label_selector,
-                                                  field_selector=field_selector, resync=self.resync)
+                                                  field_selector=field_selector, resync=self.resync,
+                                                  transform=self.transform)
         return inf
 
     def informers(self) -> list[Informer]:
@@ -484,5 +502,5 @@ def enqueue_key(add: Callable[[str], Any]) -> dict[str, Callable[..., Any]]:
 __all__ = [
     "DEFAULT_INDEXERS", "INDEX_CONTROLLER_UID", "INDEX_LABEL", "INDEX_NAMESPACE", "INDEX_NODE_NAME",
     "INDEX_OWNER_UID", "Informer", "InformerFactory", "Store", "copy_object", "enqueue_key",
-    "meta_namespace_key", "split_key",
+    "meta_namespace_key", "split_key", "strip_managed_fields",
 ]

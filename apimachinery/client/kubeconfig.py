@@ -8,7 +8,8 @@ cluster's `server`, `certificate-authority(-data)`, `insecure-skip-tls-verify`,
 `tokenFile`, `username`/`password`. Exec and auth-provider plug-ins are not supported (they
 raise a clear error rather than being silently ignored).
 
-It reads small files when called; call it at start-up, not per request. It never writes
+It reads small files when called; call it at start-up, not per request (a `tokenFile` is
+re-read at most once a minute). It never writes
 anything except short-lived private temporary files that `ssl` needs to load in-memory
 client certificates, which it removes at once.
 """
@@ -19,6 +20,7 @@ import base64
 import os
 import ssl
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,13 +68,21 @@ class KubeConfig:
         return self.server.lower().startswith("https://")
 
     def bearer_token(self) -> str | None:
-        """The token, re-read from `tokenFile` each call (projected tokens rotate)."""
-        if self.token_file:
-            try:
-                return Path(self.token_file).read_text().strip()
-            except OSError:
-                return self.token
-        return self.token
+        """The token; from `tokenFile`, re-read at most once a minute (projected tokens rotate,
+        and client-go re-reads them on the same period)."""
+        if not self.token_file:
+            return self.token
+        now = time.monotonic()
+        cached = self.extra.get("_token_file_cache")
+        if cached is not None and now - cached[0] < 60.0:
+            return cached[1]
+        token: str | None
+        try:
+            token = Path(self.token_file).read_text().strip()
+        except OSError:
+            token = cached[1] if cached is not None else self.token
+        self.extra["_token_file_cache"] = (now, token)
+        return token
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context for this cluster and user; None for a plain-http server."""

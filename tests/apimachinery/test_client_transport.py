@@ -363,3 +363,21 @@ async def test_requests_carry_the_trace_context_of_the_current_span(fake: FakeSe
         await api.get("configmaps", "a", "ns")
     trace_id = format(span.get_span_context().trace_id, "032x")
     assert fake.requests[0]["headers"]["traceparent"].split("-")[1] == trace_id
+
+
+async def test_transform_applies_to_listed_and_watched_objects(fake: FakeServer, api: ApiClient) -> None:
+    from apimachinery.client.informer import strip_managed_fields
+
+    def with_mf(obj: dict[str, Any]) -> dict[str, Any]:
+        obj["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+        return obj
+
+    fake.on("GET", CM_PATH, list_of(with_mf(cm("a", "1")), rv="1"),
+            stream([event("ADDED", with_mf(cm("b", "2")))], hang=True))
+    inf = Informer(api, "configmaps", "ns", transform=strip_managed_fields)
+    inf.start()
+    try:
+        await wait_until(lambda: "ns/b" in inf.store)
+    finally:
+        await inf.stop()
+    assert all("managedFields" not in o["metadata"] for o in inf.store.list())
