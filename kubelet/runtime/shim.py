@@ -17,6 +17,9 @@ dir), ``/proc``, ``/dev``, read-only ``/sys``, the pod's ``/etc/hosts``/``hostna
 user, then execs.  Any failure before ``execve`` is written to a close-on-exec pipe, so the
 shim can tell "could not start" (exit 128, reason StartError) from "ran and failed".
 
+The shim answers SIGUSR1 by reopening the log file (rotation: the kubelet renames the file,
+then asks for a reopen); every other signal has its default action.
+
 This module also holds the *exec helper* used for probes and ``kubectl exec``: it joins a
 running container's cgroups and namespaces and runs one more process there.
 
