@@ -10,7 +10,8 @@ effort in Kubernetes too).
 Repeats are aggregated as Kubernetes does: the same object, type, reason and message from the
 same component within 10 minutes PATCHes the existing Event (`count` + 1, `lastTimestamp`)
 instead of creating a new one, so a crash-looping pod yields one Event with `count: 57`,
-not 57 Events. New Events are named `<object name>.<unix nanoseconds in hex>` like
+not 57 Events; and each source+object may emit 25 Events in a burst, then one per 5 minutes
+(client-go's spam filter). New Events are named `<object name>.<unix nanoseconds in hex>` like
 Kubernetes'.
 
 The correlation logic (`EventCorrelator`, `make_event`) is pure and unit-tested; I/O is in
@@ -126,14 +127,40 @@ class Decision:
     count: int
 
 
+def spam_key(event: Mapping[str, Any]) -> EventKey:
+    """Events are rate limited per source and involved object (client-go's spam filter)."""
+    ref = event.get("involvedObject") or {}
+    src = event.get("source") or {}
+    return (src.get("component", ""), src.get("host", ""), ref.get("apiVersion", ""), ref.get("kind", ""),
+            ref.get("namespace", ""), ref.get("name", ""), ref.get("uid", ""))
+
+
 class EventCorrelator:
     """Remembers recent Events (an LRU of 4096, like client-go) and decides whether a new one
-    is a repeat to aggregate."""
+    is a repeat to aggregate, or spam to drop: each source+object may emit a burst of 25
+    Events, then one per 5 minutes (client-go's EventSourceObjectSpamFilter), so a DaemonSet
+    creating 1,000 pods writes 25 `SuccessfulCreate` Events, not 1,000."""
 
-    def __init__(self, window: float = AGGREGATION_WINDOW, max_entries: int = _CACHE_SIZE):
+    def __init__(self, window: float = AGGREGATION_WINDOW, max_entries: int = _CACHE_SIZE,
+                 spam_burst: int = 25, spam_refill_seconds: float = 300.0):
         self.window = window
         self.max_entries = max_entries
+        self.spam_burst = spam_burst
+        self.spam_refill_seconds = spam_refill_seconds
         self._seen: OrderedDict[EventKey, _Seen] = OrderedDict()
+        self._tokens: OrderedDict[EventKey, tuple[float, float]] = OrderedDict()  # key -> (tokens, at)
+
+    def allow(self, event: Mapping[str, Any], now: float) -> bool:
+        """Take a token of the event's source+object bucket; False when it is empty (drop)."""
+        key = spam_key(event)
+        tokens, at = self._tokens.get(key, (float(self.spam_burst), now))
+        tokens = min(float(self.spam_burst), tokens + (now - at) / self.spam_refill_seconds)
+        allowed = tokens >= 1.0
+        self._tokens[key] = (tokens - 1.0 if allowed else tokens, now)
+        self._tokens.move_to_end(key)
+        while len(self._tokens) > self.max_entries:
+            self._tokens.popitem(last=False)
+        return allowed
 
     def decide(self, event: dict[str, Any], now: float) -> Decision:
         key = correlation_key(event)
@@ -184,8 +211,13 @@ class EventRecorder:
             log.warning("event %s on %s: unsupported type %r", reason, (obj.get("metadata") or {}).get("name"),
                         type_)
             return
+        now = self._clock()
         ev = make_event(obj, type_, reason, message, component=self.component, host=self.host,
-                        now=self._clock(), field_path=field_path)
+                        now=now, field_path=field_path)
+        if not self._correlator.allow(ev, now):
+            self.dropped += 1
+            log.debug("event %s on %s dropped by the spam filter", reason, ev["involvedObject"]["name"])
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:

@@ -93,6 +93,17 @@ def test_forget_after_not_found_starts_a_new_event() -> None:
     assert c.decide(ev, T0 + 1).action == "create"
 
 
+def test_spam_filter_allows_a_burst_of_25_per_object_then_one_per_5_minutes() -> None:
+    c = EventCorrelator()
+    evs = [make_event(POD, "Normal", "Created", f"pod {i}", component="c", host=None, now=T0) for i in range(30)]
+    assert [c.allow(e, T0) for e in evs] == [True] * 25 + [False] * 5
+    other = {**POD, "metadata": {**POD["metadata"], "name": "web-2", "uid": "u-2"}}
+    assert c.allow(make_event(other, "Normal", "Created", "x", component="c", host=None, now=T0), T0)
+    assert not c.allow(evs[0], T0 + 299)
+    assert c.allow(evs[0], T0 + 301)
+    assert not c.allow(evs[0], T0 + 302)
+
+
 def test_cache_is_bounded() -> None:
     c = EventCorrelator(max_entries=2)
     for i in range(3):
