@@ -84,6 +84,25 @@ def create_pod_netns(name: str) -> str:
     return path
 
 
+def socket_in_netns(path: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
+    """A socket that lives in the network namespace at ``path`` (a socket keeps the namespace
+    it was created in, whichever thread uses it later).  For tcpSocket and httpGet probes and
+    port-forwarding into a pod: ``asyncio.open_connection(sock=...)`` after a non-blocking
+    connect.  Blocking (a short-lived thread)."""
+    box: list[socket.socket] = []
+
+    def work() -> None:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            linux.setns(fd, linux.CLONE_NEWNET)
+        finally:
+            os.close(fd)
+        box.append(socket.socket(family, kind))
+
+    _in_fresh_thread(work)
+    return box[0]
+
+
 def delete_pod_netns(name_or_path: str) -> None:
     """Unmount and remove the namespace file; a missing namespace is not an error."""
     path = name_or_path if name_or_path.startswith("/") else netns_path(name_or_path)

@@ -17,6 +17,7 @@ work runs in threads, waiting is done on pidfds, pipes and sockets)::
     await rt.pod_stats(pod_uid, qos)      # -> CgroupStats of the pod cgroup
     await rt.reopen_container_log(id)     # after renaming the log file (rotation)
     await rt.create_pod_netns(pod_uid) / delete_pod_netns(pod_uid)
+    await rt.open_connection_in_pod(netns_path, "127.0.0.1", 8080)  # tcpSocket/httpGet probes
     await rt.ensure_pod_cgroup(pod_uid, qos, containers) / remove_pod_cgroup(pod_uid, qos)
     rt.pod_dir(pod_uid) / await rt.remove_pod_dir(pod_uid)   # podfiles.write_pod_files(...) there
     await rt.cleanup_all()                # kill and remove every container, cgroup and netns
@@ -825,6 +826,21 @@ class Runtime:
 
     async def delete_pod_netns(self, pod_uid: str) -> None:
         await asyncio.to_thread(netns.delete_pod_netns, self.pod_netns_name(pod_uid))
+
+    async def open_connection_in_pod(self, netns_path: str, host: str, port: int
+                                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A TCP connection made from inside a pod's network namespace (tcpSocket and httpGet
+        probes, port-forward).  Raises ``OSError`` (e.g. ConnectionRefusedError) like
+        ``asyncio.open_connection``; the caller applies its own timeout."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = await asyncio.to_thread(netns.socket_in_netns, netns_path, family)
+        try:
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, (host, port))
+        except BaseException:
+            sock.close()
+            raise
+        return await asyncio.open_connection(sock=sock)
 
     async def ensure_pod_cgroup(self, pod_uid: str, qos: str, containers: list[dict[str, Any]],
                                 pids_limit: int | None = None) -> str:

@@ -172,6 +172,33 @@ async def test_isolation_pid_hostname_mounts_network(rt: Runtime, tmp_path) -> N
     assert ns not in read_text("/proc/self/mountinfo")
 
 
+async def test_connections_into_the_pod_network_namespace(rt: Runtime, tmp_path) -> None:
+    ns = await rt.create_pod_netns("u1")
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "healthz").write_text("ok\n")
+    h = await rt.start_container(spec(["sh", "-c", "httpd -f -p 8080 -h /www & echo up; wait"], netns_path=ns,
+                                      mounts=[Mount(str(www), "/www", readonly=True)]))
+    await wait_for_log(h.log_path, "up")
+    deadline = time.monotonic() + 20
+    while True:   # httpd may need a moment to listen
+        try:
+            reader, writer = await rt.open_connection_in_pod(ns, "127.0.0.1", 8080)
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.02)
+    writer.write(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+    await writer.drain()
+    response = await asyncio.wait_for(reader.read(), 20)
+    writer.close()
+    assert response.startswith(b"HTTP/1.") and b" 200 " in response.split(b"\r\n")[0]
+    assert response.endswith(b"ok\n")
+    with pytest.raises(ConnectionRefusedError):
+        await rt.open_connection_in_pod(ns, "127.0.0.1", 8081)
+    await rt.stop_container(h.id, 0)
+
+
 async def test_exit_code_and_cri_log(rt: Runtime) -> None:
     h = await rt.start_container(spec(["sh", "-c", "echo out; echo err >&2; "
                                        "head -c 20000 /dev/zero | tr '\\0' a; echo; printf partial; exit 3"]))
