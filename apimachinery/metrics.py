@@ -13,7 +13,7 @@ builds a string. It is not thread-safe: use it from the event loop only.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 # Prometheus client's default buckets (seconds).
 DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
@@ -76,10 +76,23 @@ class _Metric:
 
 
 class _ValueChild:
-    __slots__ = ("value",)
+    __slots__ = ("_value", "fn")
 
     def __init__(self) -> None:
-        self.value = 0.0
+        self._value = 0.0
+        self.fn: Callable[[], float] | None = None
+
+    @property
+    def value(self) -> float:
+        return float(self.fn()) if self.fn is not None else self._value
+
+    @value.setter
+    def value(self, v: float) -> None:
+        self._value = v
+
+    def set_function(self, fn: Callable[[], float]) -> None:
+        """Compute the value when rendered (gauges of "how long has the oldest item waited")."""
+        self.fn = fn
 
     def inc(self, amount: float = 1.0) -> None:
         self.value += amount

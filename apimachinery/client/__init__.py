@@ -29,13 +29,20 @@ from apimachinery.client.informer import (
 from apimachinery.client.kubeconfig import KubeConfig, KubeConfigError, load_kubeconfig
 from apimachinery.client.leader import LeaderElector
 from apimachinery.client.rest import TRANSPORT_ERRORS, ApiClient
-from apimachinery.client.workqueue import Result, ShutDown, WorkQueue, reconcile_id, run_workers
+from apimachinery.client.workqueue import (
+    ReconcileIdFilter,
+    Result,
+    ShutDown,
+    WorkQueue,
+    reconcile_id,
+    run_workers,
+)
 
 __all__ = [
     "INDEX_CONTROLLER_UID", "INDEX_LABEL", "INDEX_NAMESPACE", "INDEX_NODE_NAME", "INDEX_OWNER_UID",
     "NORMAL", "TRANSPORT_ERRORS", "WARNING",
     "ApiClient", "ControllerExpectations", "EventRecorder", "Informer", "InformerFactory", "KubeConfig",
-    "KubeConfigError", "LeaderElector", "Result", "ShutDown", "Store", "UIDTrackingControllerExpectations",
+    "KubeConfigError", "LeaderElector", "ReconcileIdFilter", "Result", "ShutDown", "Store", "UIDTrackingControllerExpectations",
     "WorkQueue", "copy_object", "enqueue_key", "load_kubeconfig", "meta_namespace_key", "reconcile_id",
     "run_workers", "split_key",
 ]

@@ -63,6 +63,14 @@ class _QueueMetrics:
             "workqueue_work_duration_seconds",
             "How long in seconds processing an item from workqueue takes.",
             ["name"], _DURATION_BUCKETS).labels(name)
+        self.unfinished = registry.gauge(
+            "workqueue_unfinished_work_seconds",
+            "How many seconds of work has been done that is in progress and hasn't been observed by "
+            "work_duration. Large values indicate stuck threads.", ["name"]).labels(name)
+        self.longest = registry.gauge(
+            "workqueue_longest_running_processor_seconds",
+            "How many seconds has the longest running processor for workqueue been running.",
+            ["name"]).labels(name)
 
 
 class WorkQueue:
@@ -95,6 +103,15 @@ class WorkQueue:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._m = _QueueMetrics(name, registry or metrics.REGISTRY)
+        self._m.unfinished.set_function(self._unfinished_seconds)
+        self._m.longest.set_function(self._longest_running_seconds)
+
+    def _unfinished_seconds(self) -> float:
+        now = self._clock()
+        return sum(now - t for t in self._started_at.values())
+
+    def _longest_running_seconds(self) -> float:
+        return self._clock() - min(self._started_at.values()) if self._started_at else 0.0
 
     # -- basic queue (queue.go) -------------------------------------------------------------
 
@@ -294,6 +311,15 @@ _reconcile_id: contextvars.ContextVar[str] = contextvars.ContextVar("mizzen_reco
 def reconcile_id() -> str:
     """The id of the reconcile running in this task ("" outside one), for log lines."""
     return _reconcile_id.get()
+
+
+class ReconcileIdFilter(logging.Filter):
+    """Adds `reconcile_id` to every log record (empty outside a reconcile), so a handler's
+    format can carry it: `logging.Formatter("%(asctime)s %(reconcile_id)s %(message)s")`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.reconcile_id = _reconcile_id.get()
+        return True
 
 
 class _ReconcileMetrics:

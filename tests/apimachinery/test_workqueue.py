@@ -350,3 +350,43 @@ async def test_metrics_render_with_client_go_names() -> None:
         assert f"# TYPE {name} " in text
     assert 'workqueue_adds_total{name="deployment"} 1' in text
     assert 'workqueue_queue_duration_seconds_count{name="deployment"} 1' in text
+
+
+def test_unfinished_work_gauges_follow_the_clock() -> None:
+    now = [100.0]
+    q, reg = new_queue("slow", clock=lambda: now[0])
+
+    async def scenario() -> None:
+        q.add("a")
+        q.add("b")
+        await q.get()
+        now[0] = 103.0
+        await q.get()
+        now[0] = 110.0
+
+    asyncio.run(scenario())
+    assert reg.get("workqueue_longest_running_processor_seconds").get("slow") == 10.0
+    assert reg.get("workqueue_unfinished_work_seconds").get("slow") == 17.0
+    q.done("a")
+    q.done("b")
+    assert reg.get("workqueue_longest_running_processor_seconds").get("slow") == 0.0
+
+
+async def test_reconcile_id_filter_adds_the_id_to_log_records(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from apimachinery.client.workqueue import ReconcileIdFilter
+
+    logger = logging.getLogger("test.reconcile")
+    logger.addFilter(ReconcileIdFilter())
+    q, _ = new_queue()
+
+    async def reconcile(key: str) -> None:
+        logger.warning("working on %s", key)
+
+    q.add("k")
+    q.shutdown()
+    with caplog.at_level(logging.WARNING, logger="test.reconcile"):
+        await run_workers(q, reconcile, registry=metrics.Registry())
+    record = caplog.records[-1]
+    assert record.getMessage() == "working on k" and len(record.reconcile_id) == 16
