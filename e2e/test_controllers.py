@@ -80,20 +80,36 @@ class Components:
         self.stop_event: asyncio.Event | None = None
         self.sim: SimulatedNodes | None = None
         self.client: ApiClient | None = None
+        self.managers: dict[str, tuple[ControllerManager, asyncio.Future[None]]] = {}
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
 
     async def _main(self) -> None:
         self.stop_event = asyncio.Event()
         self.client = ApiClient.from_kubeconfig(self.kubeconfig)
         self.sim = SimulatedNodes(self.client, self.nodes)
-        cm = ControllerManager(self.client, workers=4)
-        tasks = [asyncio.ensure_future(self.sim.run(self.stop_event)), asyncio.ensure_future(cm.run(self.stop_event)),
+        tasks = [asyncio.ensure_future(self.sim.run(self.stop_event)),
                  asyncio.ensure_future(stand_in_binder(self.client, self.nodes, self.stop_event))]
+        cm = await self.start_manager("controller-manager-a")
         await self.sim.registered.wait()
         await cm.started.wait()
         self.ready.set()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for _, task in self.managers.values():
+            task.cancel()
+        await asyncio.gather(*(t for _, t in self.managers.values()), return_exceptions=True)
         await self.client.close()
+
+    async def start_manager(self, identity: str) -> ControllerManager:
+        """Another controller manager (it campaigns for the Lease; only the leader acts)."""
+        assert self.client is not None and self.stop_event is not None
+        cm = ControllerManager(self.client, workers=4, identity=identity)
+        self.managers[identity] = (cm, asyncio.ensure_future(cm.run(self.stop_event)))
+        return cm
+
+    async def kill_manager(self, identity: str) -> None:
+        cm, task = self.managers.pop(identity)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     def start(self) -> Components:
         self.thread.start()
@@ -404,3 +420,43 @@ def test_manifests(cluster: tuple[Cluster, Components], folder: str, kind: str, 
     c.kubectl("apply", "-n", ns, "-f", str(path))
     out = c.kubectl("rollout", "status", f"{kind}/{name}", "-n", ns, "--timeout=60s").out
     assert "successfully rolled out" in out
+
+
+def test_failover_mid_rollout_keeps_bounds(cluster: tuple[Cluster, Components]) -> None:
+    """Two controller managers: only the Lease holder acts. The leader dies mid-rollout; the
+    standby takes the Lease and finishes the rollout, never exceeding maxSurge."""
+    c, comp = cluster
+    ns = "failover"
+    ensure_ns(c, ns)
+    c.kubectl("apply", "-f", "-", input=deployment("ha", ns, "ha:1", replicas=6, surge=1, unavailable=0,
+                                                     ready_after="0.4"))
+    c.kubectl("rollout", "status", "deployment/ha", "-n", ns, "--timeout=60s")
+    leader = next(iter(comp.managers))
+    standby_id = f"standby-of-{leader}"
+    standby = comp.run(comp.start_manager(standby_id))
+    lease = get_json(c, "lease/kube-controller-manager", "-n", "kube-system")
+    assert lease["spec"]["holderIdentity"] == leader
+    assert not standby.started.is_set()
+
+    stop_watch: asyncio.Event = comp.run(_event())
+    samples: list[tuple[int, int, int]] = []
+    fut = asyncio.run_coroutine_threadsafe(watch_bounds(comp.client, ns, "ha", stop_watch, samples), comp.loop)
+    c.kubectl("set", "image", "deployment/ha", "c=ha:2", "-n", ns)
+
+    def midway() -> bool:
+        d = get_json(c, "deployment/ha", "-n", ns)
+        return 2 <= (d["status"].get("updatedReplicas") or 0) < 6
+    c.wait_for(midway, timeout=30, what="rollout midway")
+    assert not standby.started.is_set()
+    comp.run(comp.kill_manager(leader))
+    out = c.kubectl("rollout", "status", "deployment/ha", "-n", ns, "--timeout=60s").out
+    assert "successfully rolled out" in out
+    comp.loop.call_soon_threadsafe(stop_watch.set)
+    fut.result(10)
+    assert standby.started.is_set()
+    assert get_json(c, "lease/kube-controller-manager", "-n", "kube-system")["spec"]["holderIdentity"] == standby_id
+    assert samples and all(total <= 7 and pods <= 7 for total, _, pods in samples), samples
+    # maxUnavailable 0: availability never below 6 once the first sample had all 6
+    assert all(avail >= 6 for _, avail, _ in samples), samples
+    live = [p for p in get_json(c, "pods", "-n", ns, "-l", "app=ha")["items"] if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 6 and {p["spec"]["containers"][0]["image"] for p in live} == {"ha:2"}
