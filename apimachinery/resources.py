@@ -225,20 +225,33 @@ class Registry:
         self._all: list[ResourceInfo] = []
         self._by_gvr: dict[tuple[str, str, str], ResourceInfo] = {}
         self._by_gvk: dict[tuple[str, str, str], ResourceInfo] = {}
+        self._versions: dict[str, list[str]] = {}
+        # Bumped on every change, so that callers can cache what they derive (discovery).
+        self.generation = 0
         for r in resources:
             self.add(r)
+
+    def _changed(self) -> None:
+        self.generation += 1
+        self._versions = {}
+        for r in self._all:
+            vs = self._versions.setdefault(r.group, [])
+            if r.version not in vs:
+                vs.append(r.version)
 
     def add(self, r: ResourceInfo) -> None:
         self.remove(r.group, r.version, r.plural)
         self._all.append(r)
         self._by_gvr[(r.group, r.version, r.plural)] = r
         self._by_gvk[(r.group, r.version, r.kind)] = r
+        self._changed()
 
     def remove(self, group: str, version: str, plural: str) -> None:
         old = self._by_gvr.pop((group, version, plural), None)
         if old is not None:
             self._all.remove(old)
             self._by_gvk.pop((old.group, old.version, old.kind), None)
+            self._changed()
 
     def __iter__(self):
         return iter(self._all)
@@ -266,10 +279,10 @@ class Registry:
         return None
 
     def versions(self, group: str) -> list[str]:
-        return list(dict.fromkeys(r.version for r in self._all if r.group == group))
+        return self._versions.get(group, [])
 
     def groups(self) -> list[str]:
-        return list(dict.fromkeys(r.group for r in self._all))
+        return list(self._versions)
 
 
 DEFAULT = Registry()

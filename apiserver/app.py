@@ -10,8 +10,9 @@ resource" for those)."""
 from __future__ import annotations
 
 import asyncio
-import hmac
+import datetime as dt
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,8 @@ from apimachinery.errors import BadRequest, MethodNotAllowed, NotFound, StatusEr
 from apimachinery.metrics import Registry as MetricsRegistry
 from apimachinery.resources import DEFAULT, Registry, ResourceInfo
 from apiserver import objects, watch
+from apiserver.allocators import KUBERNETES_SERVICE_IP
+from apiserver.auth import ISSUER, AlwaysAllow, Attributes, Authenticator, Authorizer
 from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
 from apiserver.http import (
     Receive,
@@ -62,6 +65,7 @@ class Route:
 @dataclass
 class ServerConfig:
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # bearer token -> user info
+    signing_key: bytes = b""  # service account tokens (HMAC-SHA256)
     bookmark_interval: float = 30.0
     default_toleration_seconds: int = 300
 
@@ -85,6 +89,8 @@ class APIServer:
     def __init__(self, store: Store, config: ServerConfig, registry: Registry | None = None):
         self.store = store
         self.config = config
+        self.authenticator = Authenticator(config.tokens, config.signing_key or os.urandom(32))
+        self.authorizer: Authorizer = AlwaysAllow()
         self.registry = registry or Registry(list(DEFAULT))
         from apiserver.registry import AdmissionConfig, make_admit
         admission = AdmissionConfig(default_not_ready_toleration_seconds=config.default_toleration_seconds,
@@ -106,6 +112,10 @@ class APIServer:
                                            "Maximal number of currently used inflight request limit of this "
                                            "apiserver per request kind in last second.", ("request_kind",))
         self.ready = False
+        # A span per request costs ~20 us even when nothing exports it: only when a tracer
+        # provider is installed (mizzen up --otel-console, or the OTEL_* environment).
+        self.tracing = not isinstance(trace.get_tracer_provider(),
+                                      (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
         self._disc_cache: dict[Any, tuple[bytes, str]] = {}
         self.fast = _misc_app(self)
         self._reaper: asyncio.Task[None] | None = None
@@ -127,16 +137,13 @@ class APIServer:
         t0 = time.perf_counter()
         labels = {"verb": req.method, "resource": "", "subresource": "", "group": "", "version": "",
                   "scope": "", "dry_run": ""}
-        with tracer.start_as_current_span(f"{req.method} {path}", kind=trace.SpanKind.SERVER) as span:
-            try:
-                self.authenticate(req)
-                resp = await self.dispatch(req, labels)
-            except StatusError as e:
-                resp = error_response(e)
-            except Exception as e:  # a bug: answer 500 as a Status, log the traceback
-                log.exception("internal error serving %s %s", req.method, path)
-                resp = error_response(errors.InternalError(str(e)))
-            span.set_attribute("http.status_code", resp.status)
+        if self.tracing:
+            with tracer.start_as_current_span(f"{req.method} {path}", kind=trace.SpanKind.SERVER) as span:
+                resp = await self.serve(req, labels)
+                span.set_attribute("http.status_code", resp.status)
+                span.set_attribute("k8s.verb", labels["verb"])
+        else:
+            resp = await self.serve(req, labels)
         verb = labels["verb"]
         code = str(resp.status)
         self.requests_total.labels(verb, labels["dry_run"], labels["group"], labels["version"], labels["resource"],
@@ -147,14 +154,23 @@ class APIServer:
                                          "apiserver").observe(time.perf_counter() - t0)
         await resp.send(send, receive)
 
+    async def serve(self, req: Request, labels: dict[str, str]) -> Response:
+        try:
+            self.authenticate(req)
+            return await self.dispatch(req, labels)
+        except StatusError as e:
+            return error_response(e)
+        except Exception as e:  # a bug: answer 500 as a Status, log the traceback
+            log.exception("internal error serving %s %s", req.method, req.path)
+            return error_response(errors.InternalError(str(e)))
+
     def authenticate(self, req: Request) -> None:
         auth = req.headers.get("authorization", "")
         if auth.startswith("Bearer "):
-            token = auth[7:].strip()
-            for known, user in self.config.tokens.items():
-                if hmac.compare_digest(known, token):
-                    req.user = user
-                    return
+            user = self.authenticator.authenticate(auth[7:].strip())
+            if user is not None:
+                req.user = user
+                return
         raise errors.Unauthorized()
 
     # ------------------------------------------------------------------ routing
@@ -169,7 +185,7 @@ class APIServer:
             if len(parts) < 3:
                 return Route(parts[1] if len(parts) > 1 else "", "", discovery=True)
             group, version, rest = parts[1], parts[2], parts[3:]
-        if not self.registry.versions(group) or version not in self.registry.versions(group):
+        if version not in self.registry.versions(group):
             raise NotFound(message="the server could not find the requested resource")
         if not rest:
             return Route(group, version, discovery=True)
@@ -290,15 +306,12 @@ class APIServer:
         except ValueError as e:
             raise BadRequest(str(e)) from None
 
-    async def body_object(self, req: Request) -> dict[str, Any]:
+    async def body_object(self, req: Request, kind: str = "") -> dict[str, Any]:
         body = await req.body()
         ct = req.content_type
         if ct == "application/vnd.kubernetes.protobuf":
-            try:
-                from apiserver.protobuf import decode_object
-            except ImportError:
-                raise errors.UnsupportedMediaType(ct) from None
-            return decode_object(body)
+            from apiserver.protobuf import decode_object
+            return decode_object(body, kind)
         return objects.decode_object(body, ct)
 
     # ------------------------------------------------------------------ verbs
@@ -390,7 +403,7 @@ class APIServer:
             return await self.create_subresource(req, res, r, opts)
         if res.group == "" and res.plural == "bindings":
             raise MethodNotAllowed()
-        obj = await self.body_object(req)
+        obj = await self.body_object(req, res.kind)
         stored, code = await self.handlers.create(res, r.namespace, obj, opts)
         return self.obj_response(req, res, stored, code, opts)
 
@@ -406,14 +419,37 @@ class APIServer:
             assert pdbs is not None
             await self.handlers.evict(res, pdbs, r.namespace or "", r.name, body, opts)
             return json_response(_success(), 201)
+        if res.plural == "serviceaccounts" and r.subresource == "token":
+            return await self.token_request(req, res, r)
         if r.subresource in ("exec", "attach", "portforward", "proxy"):
             return await self.node_proxy(req, res, r)
         raise MethodNotAllowed()
 
+    async def token_request(self, req: Request, res: ResourceInfo, r: Route) -> Response:
+        """POST serviceaccounts/<name>/token (`kubectl create token`)."""
+        assert r.name is not None
+        sa = (await self.handlers.get(res, r.namespace, r.name)).obj
+        body = await self.body_object(req)
+        spec = body.get("spec") or {}
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600:
+            raise errors.Invalid("TokenRequest", r.name, [errors.Cause(
+                "spec.expirationSeconds", f"Invalid value: {seconds}: may not specify a duration less than 10 minutes")],
+                "authentication.k8s.io")
+        token, exp = self.authenticator.issue(r.namespace or "", r.name, sa["metadata"].get("uid", ""),
+                                              audiences=spec.get("audiences"), expiration_seconds=seconds,
+                                              bound=spec.get("boundObjectRef"))
+        spec = {**spec, "expirationSeconds": seconds, "audiences": spec.get("audiences") or [ISSUER]}
+        out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+               "metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": objects.rfc3339()},
+               "spec": spec, "status": {"token": token, "expirationTimestamp": objects.rfc3339(
+                   dt.datetime.fromtimestamp(exp, dt.UTC))}}
+        return json_response(out, 201)
+
     async def update(self, req: Request, res: ResourceInfo, r: Route) -> Response:
         assert r.name is not None
         opts = self.options(req)
-        obj = await self.body_object(req)
+        obj = await self.body_object(req, "Scale" if r.subresource == "scale" else res.kind)
         if r.subresource == "scale":
             scale = await self.handlers.update_scale(res, r.namespace, r.name, lambda _cur: obj, opts)
             return json_response(scale, 200, _warning_headers(opts))
@@ -503,12 +539,20 @@ class APIServer:
         user = req.user
         status: dict[str, Any]
         if res.kind in ("SelfSubjectAccessReview", "SubjectAccessReview", "LocalSubjectAccessReview"):
-            allowed = "system:masters" in user.get("groups", [])
+            spec = obj.get("spec") or {}
+            subject = user if res.kind == "SelfSubjectAccessReview" else {
+                "username": spec.get("user", ""), "groups": spec.get("groups") or []}
+            ra = spec.get("resourceAttributes") or {}
+            nra = spec.get("nonResourceAttributes") or {}
+            attrs = Attributes(verb=ra.get("verb") or nra.get("verb") or "", group=ra.get("group", ""),
+                               resource=ra.get("resource", ""), subresource=ra.get("subresource", ""),
+                               namespace=ra.get("namespace", ""), name=ra.get("name", ""), path=nra.get("path", ""))
+            allowed, reason = self.authorizer.authorize(subject, attrs)
             status = {"allowed": allowed}
-            if not allowed:
-                status["denied"] = True
+            if reason:
+                status["reason"] = reason
         elif res.kind == "SelfSubjectRulesReview":
-            everything = "system:masters" in user.get("groups", [])
+            everything = isinstance(self.authorizer, AlwaysAllow)
             status = {"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}] if everything else
                       [], "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}] if everything else [],
                       "incomplete": False}
@@ -516,7 +560,7 @@ class APIServer:
             status = {"userInfo": {k: v for k, v in user.items() if k in ("username", "uid", "groups", "extra")}}
         elif res.kind == "TokenReview":
             token = (obj.get("spec") or {}).get("token", "")
-            u = self.config.tokens.get(token)
+            u = self.authenticator.authenticate(token)
             status = {"authenticated": u is not None}
             if u is not None:
                 status["user"] = {k: v for k, v in u.items() if k in ("username", "uid", "groups")}
@@ -541,7 +585,7 @@ class APIServer:
         from apiserver import discovery as d
         path = req.path.rstrip("/")
         accept = req.headers.get("accept", "")
-        gen = len(list(self.registry))
+        gen = self.registry.generation
         if path in ("/api", "/apis") and d.wants_aggregated(accept):
             key = ("agg", path, gen)
             if key not in self._disc_cache:
@@ -588,6 +632,18 @@ class APIServer:
                                                           "metadata": {"name": name}}, Options())
                 except errors.AlreadyExists:
                     pass
+        svc = self.registry.by_resource("", "v1", "services")
+        assert svc is not None
+        if await self.store.get(key_for(svc, "default", "kubernetes")) is None:
+            try:
+                await self.handlers.create(svc, "default", {
+                    "apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                    "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP, "sessionAffinity": "None",
+                             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
+                }, Options())
+            except errors.AlreadyExists:
+                pass
 
     async def reap_pods(self) -> None:
         """Pods whose grace period ran out and that no kubelet removed are deleted, as the
@@ -643,8 +699,7 @@ def _misc_app(server: APIServer) -> FastAPI:
 
     def authed(request: FastRequest) -> bool:
         auth = request.headers.get("authorization", "")
-        return auth.startswith("Bearer ") and any(hmac.compare_digest(t, auth[7:].strip())
-                                                  for t in server.config.tokens)
+        return auth.startswith("Bearer ") and server.authenticator.authenticate(auth[7:].strip()) is not None
 
     @app.get("/version")
     async def version() -> FastResponse:

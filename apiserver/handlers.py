@@ -25,6 +25,7 @@ from apimachinery import errors
 from apimachinery.errors import BadRequest, Cause, Conflict, Invalid, NotFound, StatusError
 from apimachinery.resources import Registry, ResourceInfo
 from apiserver import objects
+from apiserver.allocators import ServiceAllocator
 from apiserver.objects import deepcopy, key_for, meta, prefix_for, rfc3339
 from apiserver.storage import (
     ConflictError,
@@ -64,6 +65,8 @@ class Handlers:
         self.model_for = model_for
         self.admit = admit or (lambda op, res, obj, old: None)
         self._ns_res = registry.by_resource("", "v1", "namespaces")
+        self._services = registry.by_resource("", "v1", "services")
+        self.service_allocator = ServiceAllocator()
 
     # ---------------------------------------------------------------- reads
 
@@ -151,11 +154,22 @@ class Handlers:
             if await self.store.get(key_for(res, namespace, m["name"])) is not None:
                 raise errors.AlreadyExists(res.plural, m["name"], res.group)
             return obj, 201
+        is_service = res is self._services
+        if is_service:
+            await self.allocate_service(obj, None)
         try:
             kv = await self.store.create(key_for(res, namespace, m["name"]), obj)
         except KeyExistsError:
             raise errors.AlreadyExists(res.plural, m["name"], res.group) from None
+        finally:
+            if is_service:
+                self.service_allocator.stored(obj)
         return kv, 201
+
+    async def allocate_service(self, svc: dict[str, Any], old: dict[str, Any] | None) -> None:
+        assert self._services is not None
+        existing = (await self.store.list(prefix_for(self._services, None))).items
+        self.service_allocator.allocate(svc, (kv.obj for kv in existing), old)
 
     # ---------------------------------------------------------------- update
 
@@ -247,12 +261,18 @@ class Handlers:
                 return new, 200
             if opts.dry_run:
                 return new, 200
+            is_service = res is self._services and subresource == ""
+            if is_service:
+                await self.allocate_service(new, old)
             try:
                 return await self.store.update(key, new, kv.revision), 200
             except ConflictError:
                 continue
             except KeyNotFoundError:
                 raise NotFound(res.plural, name, res.group) from None
+            finally:
+                if is_service:
+                    self.service_allocator.stored(new)
         raise Conflict(res.plural, name, res.group)
 
     def should_delete_during_update(self, res: ResourceInfo, obj: dict[str, Any]) -> bool:

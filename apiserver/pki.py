@@ -112,3 +112,12 @@ def write_kubeconfig(path: Path, server: str, ca_pem: bytes, token: str, cluster
         "preferences": {},
     }
     _write_private(path, yaml.safe_dump(cfg, sort_keys=False).encode())
+
+
+def ensure_signing_key(data_dir: Path) -> bytes:
+    """The key that signs service account tokens (kept, so tokens survive a restart)."""
+    path = data_dir / "pki" / "sa.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_private(path, secrets.token_bytes(32))
+    return path.read_bytes()

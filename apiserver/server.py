@@ -46,19 +46,19 @@ def open_store(data_dir: Path):  # -> Store
     return SQLiteStore(data_dir / "state.db")
 
 
-def _prepare(data_dir: Path) -> tuple[Path, dict]:
+def _prepare(data_dir: Path) -> tuple[Path, dict, bytes]:
     """Blocking first-start work (key generation): run in a thread."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    return pki.ensure_pki(data_dir), pki.ensure_tokens(data_dir)
+    return pki.ensure_pki(data_dir), pki.ensure_tokens(data_dir), pki.ensure_signing_key(data_dir)
 
 
 async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 6443,
                         stop: asyncio.Event, on_ready: Callable[[Serving], Awaitable[None] | None] | None = None,
                         bookmark_interval: float = 30.0, default_toleration_seconds: int = 300) -> None:
-    pki_dir, tokens = await asyncio.to_thread(_prepare, data_dir)
+    pki_dir, tokens, signing_key = await asyncio.to_thread(_prepare, data_dir)
     store = open_store(data_dir)
     await store.start()
-    api = APIServer(store, ServerConfig(tokens=tokens, bookmark_interval=bookmark_interval,
+    api = APIServer(store, ServerConfig(tokens=tokens, signing_key=signing_key, bookmark_interval=bookmark_interval,
                                         default_toleration_seconds=default_toleration_seconds))
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]

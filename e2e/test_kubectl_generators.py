@@ -259,8 +259,6 @@ def test_autoscale(apiserver: Cluster, ns: str) -> None:
         assert hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"] == 80
 
 
-@pytest.mark.xfail(strict=True, reason="Service REST layer (not apiserver/protobuf.py) allocates no node port "
-                   "or cluster IP yet: apiserver/registry/core.py leaves it to a layer that does not exist")
 def test_nodeport_is_allocated(apiserver: Cluster, ns: str) -> None:
     apiserver.kubectl("create", "service", "nodeport", "alloc", "--tcp=80:8080", "-n", ns)
     spec = json.loads(apiserver.kubectl("get", "service", "alloc", "-n", ns, "-o", "json").out)["spec"]
@@ -268,8 +266,6 @@ def test_nodeport_is_allocated(apiserver: Cluster, ns: str) -> None:
     assert spec.get("clusterIP")
 
 
-@pytest.mark.xfail(strict=True, reason="POST serviceaccounts/<name>/token answers 405 MethodNotAllowed "
-                   "(apiserver/app.py has no TokenRequest handler); the protobuf body itself decodes")
 def test_create_token(apiserver: Cluster, ns: str) -> None:
     apiserver.kubectl("create", "serviceaccount", "tok", "-n", ns)
     r = apiserver.kubectl("create", "token", "tok", "--duration=10m", "-n", ns, check=False)
@@ -277,6 +273,9 @@ def test_create_token(apiserver: Cluster, ns: str) -> None:
     header, payload, _sig = r.out.strip().split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     assert claims["sub"] == f"system:serviceaccount:{ns}:tok"
+    # The token authenticates as the service account.
+    who = apiserver.kubectl("auth", "whoami", "--token", r.out.strip(), "-o", "jsonpath={.status.userInfo.username}")
+    assert who.out == f"system:serviceaccount:{ns}:tok"
 
 
 @pytest.mark.parametrize(("args", "printed"), [
