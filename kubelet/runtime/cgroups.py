@@ -326,6 +326,8 @@ class CgroupManager:
 
     def paths(self, rel: str = "") -> CgroupPaths:
         rel = rel.strip("/")
+        if any(part in ("..", ".") for part in rel.split("/")):
+            raise ValueError(f"cgroup names stay inside the node's subtree: {rel!r}")
         return CgroupPaths({c: os.path.join(b, rel) if rel else b for c, b in self.bases.items()})
 
     # ---- creation and limits ------------------------------------------------------------

@@ -317,15 +317,19 @@ class Runtime:
         cid, log_path, conn = await asyncio.to_thread(self._prepare_and_send, spec)
         try:
             reply = await asyncio.wait_for(_recv_msg_async(conn), 60)
+        except (OSError, TimeoutError):
+            reply = None
         finally:
             conn.close()
-        return self._started(cid, log_path, reply)
+        return await asyncio.to_thread(self._started, cid, log_path, reply)
 
     def start_container_sync(self, spec: ContainerSpec) -> ContainerHandle:
         cid, log_path, conn = self._prepare_and_send(spec)
         try:
             conn.settimeout(60)
             reply = shim.recv_msg(conn)
+        except OSError:
+            reply = None
         finally:
             conn.close()
         return self._started(cid, log_path, reply)
@@ -339,6 +343,20 @@ class Runtime:
         sec = spec.security
         uid, gid = self._identity(image, sec)
         cid = secrets.token_hex(32)
+        try:
+            return self._prepare_and_send_new(spec, image, cid, uid, gid)
+        except BaseException:
+            # nothing half-made may stay behind: no state dir, no cgroup
+            with contextlib.suppress(OSError, ContainerRuntimeError, ValueError):
+                self.remove_container_sync(cid)
+            with contextlib.suppress(OSError, ValueError):
+                parent = spec.cgroup_parent or CgroupManager.pod_name(spec.pod_uid, BURSTABLE)
+                self.cgroups.remove(f"{parent.strip('/')}/{cid}")
+            raise
+
+    def _prepare_and_send_new(self, spec: ContainerSpec, image: Image, cid: str, uid: int, gid: int
+                              ) -> tuple[str, str, socket.socket]:
+        sec = spec.security
         cdir = self._cdir(cid)
         os.mkdir(cdir, 0o700)
         for sub in ("upper", "work", "rootfs"):
@@ -388,9 +406,15 @@ class Runtime:
         conn = self._fork_server().request({"op": "start", "dir": cdir})
         return cid, log_path, conn
 
-    @staticmethod
-    def _started(cid: str, log_path: str, reply: dict[str, Any] | None) -> ContainerHandle:
+    def _started(self, cid: str, log_path: str, reply: dict[str, Any] | None) -> ContainerHandle:
         if reply is None:
+            # the shim died before answering: record it, so the container is never "created" forever
+            with contextlib.suppress(OSError, ValueError):
+                st = self._raw_state(cid)
+                if st.get("status") == "created":
+                    shim.update_state(self._cdir(cid), status="exited", exit_code=128, reason="StartError",
+                                      message="the container's shim exited before starting it",
+                                      finished_at=shim.rfc3339_nano())
             raise StartFailed(f"container {cid}: the shim exited without an answer (see its shim.log)", cid)
         if "error" in reply:
             raise StartFailed(reply["error"], cid)

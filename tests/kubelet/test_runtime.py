@@ -227,6 +227,13 @@ async def test_start_errors_are_reported_as_start_error(rt: Runtime) -> None:
         await rt.start_container(spec(["true"], name="c4", image="example.com/absent:1"))
 
 
+async def test_failed_preparation_leaves_nothing(rt: Runtime) -> None:
+    with pytest.raises(ValueError, match="inside the node's subtree"):
+        await rt.start_container(spec(["true"], cgroup_parent="../../escape"))
+    assert await rt.list_containers() == []
+    assert os.listdir(rt.containers_dir) == []
+
+
 async def test_memory_limit_oom_killed(rt: Runtime) -> None:
     h = await rt.start_container(spec(["sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"],
                                       resources={"limits": {"memory": "20Mi"}}))
