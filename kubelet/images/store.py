@@ -204,9 +204,12 @@ class ImageStore:
         already present is not unpacked again."""
         if expected_diff_id and os.path.isdir(self.layer_dir(expected_diff_id)):
             return expected_diff_id
-        head = fileobj.read(2)
+        head = fileobj.read(4)
         fileobj.seek(0)
-        stream: Any = gzip.GzipFile(fileobj=fileobj) if head == b"\x1f\x8b" else fileobj
+        if head == b"\x28\xb5\x2f\xfd":
+            raise ImageError("zstd-compressed layers are not supported: re-export the image with gzip or "
+                             "uncompressed layers (e.g. docker save)")
+        stream: Any = gzip.GzipFile(fileobj=fileobj) if head[:2] == b"\x1f\x8b" else fileobj
         hasher = _HashingReader(stream)
         tmpdir = tempfile.mkdtemp(prefix="layer-", dir=os.path.join(self.root, "tmp"))
         try:
