@@ -215,9 +215,12 @@ class ImageStore:
         try:
             fs = os.path.join(tmpdir, "fs")
             os.mkdir(fs, 0o755)
-            with tarfile.open(fileobj=hasher, mode="r|") as tar:
-                unpack_layer(tar, fs)
-            hasher.drain()
+            try:
+                with tarfile.open(fileobj=hasher, mode="r|") as tar:
+                    unpack_layer(tar, fs)
+                hasher.drain()
+            except (tarfile.TarError, EOFError, gzip.BadGzipFile) as exc:
+                raise ImageError(f"corrupt layer: {exc}") from exc
             diff_id = "sha256:" + hasher.hexdigest()
             if expected_diff_id and diff_id != expected_diff_id:
                 raise ImageError(f"layer diff-id mismatch: got {diff_id}, config says {expected_diff_id}")

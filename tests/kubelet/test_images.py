@@ -265,6 +265,10 @@ def test_rejects_bad_archives(store: ImageStore, tmp_path) -> None:
     docker_save_archive(escape, "evil:1", [_tar([("../../outside", b"x", 0o644)])])
     with pytest.raises(ImageError, match="escapes"):
         store.import_archive(escape)
+    corrupt = str(tmp_path / "corrupt.tar")
+    docker_save_archive(corrupt, "corrupt:1", [b"\x1f\x8b" + b"not really gzip" * 10])
+    with pytest.raises(ImageError, match="corrupt layer"):
+        store.import_archive(corrupt)
     (tmp_path / "junk.tar").write_bytes(_tar([("x", b"y", 0o644)]))
     with pytest.raises(ImageError, match="neither"):
         store.import_archive(str(tmp_path / "junk.tar"))
