@@ -55,6 +55,15 @@ def parser() -> argparse.ArgumentParser:
 
     kc = sub.add_parser("kubeconfig", help="print the kubeconfig path of a data directory")
     _common(kc)
+
+    cm = sub.add_parser("controller-manager", help="run the controller manager against any cluster")
+    cm.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
+    cm.add_argument("-v", "--verbose", action="store_true")
+
+    node = sub.add_parser("node", help="stop or start a node's kubelet (rehearse a node failure)")
+    node.add_argument("action", choices=("stop", "start"))
+    node.add_argument("name", help="node name, e.g. node-2")
+    _common(node)
     return p
 
 
@@ -73,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("up", "apiserver"):
             return _run(_up(args, data_dir, components=args.command == "up"))
+        if args.command == "controller-manager":
+            return _run(_component(args.kubeconfig, "controller-manager"))
+        if args.command == "node":
+            return _node(args.action, args.name, data_dir)
     except KeyboardInterrupt:
         return 130
     except OSError as e:
@@ -81,6 +94,34 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mizzen: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _node(action: str, name: str, data_dir: Path) -> int:
+    from mizzen.launcher import stopped_flag
+    if not (data_dir / "kubeconfig").exists():
+        print(f"mizzen: no cluster in {data_dir}", file=sys.stderr)
+        return 1
+    flag = stopped_flag(data_dir, name)
+    if action == "stop":
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.touch()
+        print(f"node/{name}: kubelet stopping (the node goes NotReady after the node monitor grace period)")
+    else:
+        flag.unlink(missing_ok=True)
+        print(f"node/{name}: kubelet starting")
+    return 0
+
+
+async def _component(kubeconfig: str, which: str) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if which == "controller-manager":
+        from controllers.manager import run_controller_manager
+        print("controller-manager: running", flush=True)
+        await run_controller_manager(kubeconfig, stop=stop)
+    return 0
 
 
 def _run(coro) -> int:  # type: ignore[no-untyped-def]
