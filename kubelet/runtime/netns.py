@@ -84,6 +84,39 @@ def create_pod_netns(name: str) -> str:
     return path
 
 
+def create_ns_file(path: str, flag: int) -> str:
+    """A persistent namespace of kind ``flag`` (e.g. CLONE_NEWIPC for a pod's shared IPC
+    namespace) kept alive by a bind mount at ``path``.  Blocking."""
+    kind = {linux.CLONE_NEWNET: "net", linux.CLONE_NEWIPC: "ipc", linux.CLONE_NEWUTS: "uts"}[flag]
+    if os.path.exists(path) and _is_nsfs_mount(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a"):
+        pass
+
+    def work() -> None:
+        linux.unshare(flag)
+        linux.mount(f"/proc/self/task/{threading.get_native_id()}/ns/{kind}", path, None, linux.MS_BIND)
+
+    try:
+        _in_fresh_thread(work)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    return path
+
+
+def delete_ns_file(path: str) -> None:
+    while _is_nsfs_mount(path):
+        try:
+            linux.umount2(path, linux.MNT_DETACH)
+        except OSError:
+            break
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
 def socket_in_netns(path: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM) -> socket.socket:
     """A socket that lives in the network namespace at ``path`` (a socket keeps the namespace
     it was created in, whichever thread uses it later).  For tcpSocket and httpGet probes and

@@ -19,6 +19,7 @@ work runs in threads, waiting is done on pidfds, pipes and sockets)::
     await rt.create_pod_netns(pod_uid) / delete_pod_netns(pod_uid)
     await rt.open_connection_in_pod(netns_path, "127.0.0.1", 8080)  # tcpSocket/httpGet probes
     await rt.ensure_pod_cgroup(pod_uid, qos, containers) / remove_pod_cgroup(pod_uid, qos)
+    await rt.create_pod_ipc(pod_uid)      # -> (ipc_ns_path, Mount of the pod's /dev/shm)
     rt.pod_dir(pod_uid) / await rt.remove_pod_dir(pod_uid)   # podfiles.write_pod_files(...) there
     await rt.cleanup_all()                # kill and remove every container, cgroup and netns
     await rt.close()                      # stops the fork server; containers keep running
@@ -136,6 +137,7 @@ class ContainerSpec:
     security: SecurityContext = field(default_factory=SecurityContext)
     hostname: str = ""
     netns_path: str | None = None          # None: the host's network namespace
+    ipc_ns_path: str | None = None         # the pod's shared IPC namespace; None: a private one
     cgroup_parent: str | None = None       # relative pod cgroup; default burstable/pod<uid>
     log_path: str | None = None            # default <data_dir>/logs/<ns>_<pod>_<uid>/<name>/<attempt>.log
     oom_score_adj: int | None = None
@@ -387,6 +389,7 @@ class Runtime:
             "mounts": [asdict(m) for m in spec.mounts],
             "hostname": spec.hostname or spec.pod_name,
             "netns": spec.netns_path,
+            "ipcns": spec.ipc_ns_path,
             "cgroup": rel,
             "cgroup_procs": self.cgroups.procs_files(rel),
             "memory_events": mem_events,
@@ -840,7 +843,31 @@ class Runtime:
         return os.path.join(self.data_dir, "pods", pod_uid)
 
     async def remove_pod_dir(self, pod_uid: str) -> None:
-        await asyncio.to_thread(remove_tree, self.pod_dir(pod_uid))
+        """Unmount the pod's IPC namespace and /dev/shm, then remove its directory."""
+        await asyncio.to_thread(self._remove_pod_dir_sync, pod_uid)
+
+    def _remove_pod_dir_sync(self, pod_uid: str) -> None:
+        d = self.pod_dir(pod_uid)
+        for mp in linux.mounts_under(d):
+            with contextlib.suppress(OSError):
+                linux.umount2(mp, linux.MNT_DETACH)
+        if os.path.isdir(d):
+            remove_tree(d)
+
+    async def create_pod_ipc(self, pod_uid: str, shm_size: int = 64 * 2**20) -> tuple[str, Mount]:
+        """The pod's shared IPC namespace and /dev/shm, as Kubernetes gives every container of
+        a pod (a tmpfs of ``shm_size``).  Returns (``ipc_ns_path``, the /dev/shm mount)."""
+        def work() -> tuple[str, Mount]:
+            d = self.pod_dir(pod_uid)
+            ipc = netns.create_ns_file(os.path.join(d, "ipc"), linux.CLONE_NEWIPC)
+            shm = os.path.join(d, "shm")
+            os.makedirs(shm, exist_ok=True)
+            if shm not in linux.mounts_under(shm):
+                linux.mount("shm", shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                            f"mode=1777,size={shm_size}")
+            return ipc, Mount(shm, "/dev/shm")
+
+        return await asyncio.to_thread(work)
 
     def pod_netns_name(self, pod_uid: str) -> str:
         return f"{self.name}-{pod_uid}"
@@ -910,7 +937,13 @@ class Runtime:
                 netns.delete_pod_netns(path)
             except OSError as exc:
                 errors.append(f"{path}: {exc}")
-        for d in (self.logs_dir, os.path.join(self.data_dir, "pods")):
+        pods = os.path.join(self.data_dir, "pods")
+        for mp in linux.mounts_under(pods):
+            try:
+                linux.umount2(mp, linux.MNT_DETACH)
+            except OSError as exc:
+                errors.append(f"{mp}: {exc}")
+        for d in (self.logs_dir, pods):
             with contextlib.suppress(FileNotFoundError, OSError):
                 remove_tree(d)
         if errors:

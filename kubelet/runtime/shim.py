@@ -327,13 +327,15 @@ def container_init(cfg: dict[str, Any], err_w: int) -> None:
     if cfg.get("oom_score_adj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(cfg["oom_score_adj"]))
-    if cfg.get("netns"):
-        fd = os.open(cfg["netns"], os.O_RDONLY)
-        try:
-            linux.setns(fd, linux.CLONE_NEWNET)
-        finally:
-            os.close(fd)
-    linux.unshare(linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWIPC | linux.CLONE_NEWCGROUP)
+    for key, flag in (("netns", linux.CLONE_NEWNET), ("ipcns", linux.CLONE_NEWIPC)):
+        if cfg.get(key):
+            fd = os.open(cfg[key], os.O_RDONLY)
+            try:
+                linux.setns(fd, flag)
+            finally:
+                os.close(fd)
+    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWCGROUP
+    linux.unshare(flags if cfg.get("ipcns") else flags | linux.CLONE_NEWIPC)
     if cfg.get("hostname"):
         linux.sethostname(cfg["hostname"])
     setup_rootfs(cfg)

@@ -199,6 +199,27 @@ async def test_connections_into_the_pod_network_namespace(rt: Runtime, tmp_path)
     await rt.stop_container(h.id, 0)
 
 
+async def test_pod_shared_ipc_and_shm(rt: Runtime) -> None:
+    ipc, shm = await rt.create_pod_ipc("u1")
+    ipc_ids = "readlink /proc/self/ns/ipc"
+    a = await rt.start_container(spec(["sh", "-c", f"{ipc_ids}; echo hello > /dev/shm/note; sleep 1000"],
+                                      name="a", ipc_ns_path=ipc, mounts=[shm]))
+    await wait_for_log(a.log_path, "ipc:")
+    b = await rt.start_container(spec(["sh", "-c", f"{ipc_ids}; cat /dev/shm/note"], name="b",
+                                      ipc_ns_path=ipc, mounts=[shm]))
+    await rt.wait_container(b.id, 30)
+    c = await rt.start_container(spec(["sh", "-c", f"{ipc_ids}; ls /dev/shm"], name="c"))
+    await rt.wait_container(c.id, 30)
+    assert texts(b.log_path)[0] == texts(a.log_path)[0]          # same IPC namespace
+    assert texts(b.log_path)[1] == "hello"                         # same /dev/shm
+    assert texts(c.log_path)[0] != texts(a.log_path)[0] and len(texts(c.log_path)) == 1
+    await rt.stop_container(a.id, 0)
+    for h in (a, b, c):
+        await rt.remove_container(h.id)
+    await rt.remove_pod_dir("u1")
+    assert rt.pod_dir("u1") not in read_text("/proc/self/mountinfo")
+
+
 async def test_exit_code_and_cri_log(rt: Runtime) -> None:
     h = await rt.start_container(spec(["sh", "-c", "echo out; echo err >&2; "
                                        "head -c 20000 /dev/zero | tr '\\0' a; echo; printf partial; exit 3"]))
@@ -486,10 +507,11 @@ async def test_cleanup_all_removes_everything(rt: Runtime) -> None:
     procs = []
     for pod in ("p1", "p2"):
         ns = await rt.create_pod_netns(pod)
+        ipc, shm = await rt.create_pod_ipc(pod)
         parent = await rt.ensure_pod_cgroup(pod, "BestEffort", [{}])
         for name in ("a", "b"):
             h = await rt.start_container(spec(["sh", "-c", "sleep 1000 & sleep 1000"], pod_uid=pod, name=name,
-                                              netns_path=ns, cgroup_parent=parent))
+                                              netns_path=ns, cgroup_parent=parent, ipc_ns_path=ipc, mounts=[shm]))
             procs.append((h.pid, shim_mod.proc_start_time(h.pid)))
     assert len([c for c in await rt.list_containers() if c.state == "running"]) == 4
     more = _processes(rt)
