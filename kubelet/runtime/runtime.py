@@ -847,23 +847,32 @@ class Runtime:
         await asyncio.to_thread(self._remove_pod_dir_sync, pod_uid)
 
     def _remove_pod_dir_sync(self, pod_uid: str) -> None:
-        d = self.pod_dir(pod_uid)
-        for mp in linux.mounts_under(d):
-            with contextlib.suppress(OSError):
-                linux.umount2(mp, linux.MNT_DETACH)
-        if os.path.isdir(d):
-            remove_tree(d)
+        for d in (self._pod_run_dir(pod_uid), self.pod_dir(pod_uid)):
+            for mp in linux.mounts_under(d):
+                with contextlib.suppress(OSError):
+                    linux.umount2(mp, linux.MNT_DETACH)
+            if os.path.isdir(d):
+                remove_tree(d)
+
+    @property
+    def run_dir(self) -> str:
+        """Where this runtime's mount points live (named after the runtime, like its cgroups)."""
+        return os.path.join("/run", self.name)
+
+    def _pod_run_dir(self, pod_uid: str) -> str:
+        self.pod_dir(pod_uid)  # validates the uid
+        return os.path.join(self.run_dir, pod_uid)
 
     async def create_pod_ipc(self, pod_uid: str, shm_size: int = 64 * 2**20) -> tuple[str, Mount]:
         """The pod's shared IPC namespace and /dev/shm, as Kubernetes gives every container of
         a pod (a tmpfs of ``shm_size``).  Returns (``ipc_ns_path``, the /dev/shm mount)."""
         def work() -> tuple[str, Mount]:
-            d = self.pod_dir(pod_uid)
+            d = self._pod_run_dir(pod_uid)
             ipc = netns.create_ns_file(os.path.join(d, "ipc"), linux.CLONE_NEWIPC)
             shm = os.path.join(d, "shm")
             os.makedirs(shm, exist_ok=True)
             if shm not in linux.mounts_under(shm):
-                linux.mount("shm", shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                linux.mount("mizzen-shm", shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
                             f"mode=1777,size={shm_size}")
             return ipc, Mount(shm, "/dev/shm")
 
@@ -938,12 +947,12 @@ class Runtime:
             except OSError as exc:
                 errors.append(f"{path}: {exc}")
         pods = os.path.join(self.data_dir, "pods")
-        for mp in linux.mounts_under(pods):
+        for mp in linux.mounts_under(self.run_dir) + linux.mounts_under(pods):
             try:
                 linux.umount2(mp, linux.MNT_DETACH)
             except OSError as exc:
                 errors.append(f"{mp}: {exc}")
-        for d in (self.logs_dir, pods):
+        for d in (self.logs_dir, pods, self.run_dir):
             with contextlib.suppress(FileNotFoundError, OSError):
                 remove_tree(d)
         if errors:

@@ -66,6 +66,7 @@ def assert_nothing_left(rt: Runtime, procs: list[tuple[int, int | None]]) -> Non
     with open("/proc/self/mountinfo") as f:
         mounts = [ln.split()[4] for ln in f]
     assert [m for m in mounts if rt.name in m or m.startswith(rt.data_dir)] == []
+    assert not os.path.exists(rt.run_dir)
     for pid, start in procs:
         assert not Runtime._alive(pid, start), f"process {pid} still running"
     assert os.listdir(rt.containers_dir) == []
@@ -217,7 +218,7 @@ async def test_pod_shared_ipc_and_shm(rt: Runtime) -> None:
     for h in (a, b, c):
         await rt.remove_container(h.id)
     await rt.remove_pod_dir("u1")
-    assert rt.pod_dir("u1") not in read_text("/proc/self/mountinfo")
+    assert rt.run_dir not in read_text("/proc/self/mountinfo")
 
 
 async def test_exit_code_and_cri_log(rt: Runtime) -> None:
