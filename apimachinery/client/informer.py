@@ -121,6 +121,9 @@ class Store:
         self._items: dict[str, Obj] = {}
         self._indexers: dict[str, Indexer] = {}
         self._indices: dict[str, dict[str, set[str]]] = {}
+        # The index values each object was filed under, so that an update only touches the
+        # index entries that changed (most updates are status writes: none change).
+        self._values: dict[str, dict[str, tuple[str, ...]]] = {}
         for name, fn in (DEFAULT_INDEXERS if indexers is None else indexers).items():
             self.add_indexer(name, fn)
 
@@ -128,7 +131,9 @@ class Store:
         self._indexers[name] = fn
         index: dict[str, set[str]] = {}
         for key, obj in self._items.items():
-            for value in fn(obj):
+            values = tuple(fn(obj))
+            self._values.setdefault(key, {})[name] = values
+            for value in values:
                 index.setdefault(value, set()).add(key)
         self._indices[name] = index
 
@@ -169,38 +174,45 @@ class Store:
             raise KeyError(f"no index {index!r}") from None
         return [self._items[k] for k in keys]
 
-    def _unindex(self, key: str, obj: Obj) -> None:
+    def _put(self, key: str, obj: Obj) -> Obj | None:
+        old = self._items.get(key)
+        self._items[key] = obj
+        old_values = self._values.get(key) or {}
+        new_values: dict[str, tuple[str, ...]] = {}
         for name, fn in self._indexers.items():
+            values = tuple(fn(obj))
+            new_values[name] = values
+            before = old_values.get(name, ())
+            if values == before:
+                continue
             index = self._indices[name]
-            for value in fn(obj):
+            for value in before:
+                if value not in values:
+                    keys = index.get(value)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del index[value]
+            for value in values:
+                if value not in before:
+                    keys = index.get(value)
+                    if keys is None:
+                        index[value] = {key}
+                    else:
+                        keys.add(key)
+        self._values[key] = new_values
+        return old
+
+    def _remove(self, key: str) -> Obj | None:
+        old = self._items.pop(key, None)
+        for name, values in (self._values.pop(key, None) or {}).items():
+            index = self._indices[name]
+            for value in values:
                 keys = index.get(value)
                 if keys is not None:
                     keys.discard(key)
                     if not keys:
                         del index[value]
-
-    def _index(self, key: str, obj: Obj) -> None:
-        for name, fn in self._indexers.items():
-            index = self._indices[name]
-            for value in fn(obj):
-                keys = index.get(value)
-                if keys is None:
-                    index[value] = {key}
-                else:
-                    keys.add(key)
-
-    def _put(self, key: str, obj: Obj) -> Obj | None:
-        old = self._items.get(key)
-        if old is not None:
-            self._unindex(key, old)
-        self._items[key] = obj
-        self._index(key, obj)
-        return old
-
-    def _remove(self, key: str) -> Obj | None:
-        old = self._items.pop(key, None)
-        if old is not None:
-            self._unindex(key, old)
         return old
 
 

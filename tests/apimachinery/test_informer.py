@@ -101,6 +101,19 @@ def test_store_updates_and_removals_move_index_entries() -> None:
         store.by_index("nope", "x")
 
 
+def test_store_update_changing_some_labels_keeps_the_others() -> None:
+    store = Store()
+    store._put("ns1/a", pod("a", "ns1", labels={"app": "web", "v": "1"}))
+    store._put("ns1/b", pod("b", "ns1", labels={"app": "web", "v": "1"}))
+    store._put("ns1/a", pod("a", "ns1", labels={"app": "web", "v": "2"}))
+    assert store.index_keys(INDEX_LABEL, "app=web") == {"ns1/a", "ns1/b"}
+    assert store.index_keys(INDEX_LABEL, "v=1") == {"ns1/b"}
+    assert store.index_keys(INDEX_LABEL, "v=2") == {"ns1/a"}
+    store._remove("ns1/b")
+    assert store.index_keys(INDEX_LABEL, "v=1") == set()
+    assert store.index_keys(INDEX_NAMESPACE, "ns1") == {"ns1/a"}
+
+
 def test_custom_indexer_on_existing_objects() -> None:
     store = Store(indexers={})
     store._put("ns1/a", pod("a", "ns1", labels={"app": "web"}))
