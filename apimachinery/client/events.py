@@ -202,6 +202,7 @@ class EventRecorder:
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
         self.written = 0
+        self._full_drops = 0
 
     def event(self, obj: Mapping[str, Any], type_: str, reason: str, message: str, *,
               field_path: str | None = None) -> None:
@@ -228,8 +229,11 @@ class EventRecorder:
             self._queue.put_nowait(ev)
         except asyncio.QueueFull:
             self.dropped += 1
-            log.warning("event queue full: dropped event %s %s on %s/%s: %s", type_, reason,
-                        ev["involvedObject"].get("namespace", ""), ev["involvedObject"]["name"], message)
+            self._full_drops += 1
+            if self._full_drops == 1 or self._full_drops % 1000 == 0:  # one line, not one per event
+                log.warning("event queue full (API server slow or down): dropped %d events so far, latest %s %s "
+                            "on %s/%s: %s", self._full_drops, type_, reason,
+                            ev["involvedObject"].get("namespace", ""), ev["involvedObject"]["name"], message)
             return
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run(), name=f"events-{self.component}")
