@@ -189,3 +189,28 @@ def load_kubeconfig(path: str | os.PathLike[str] | None = None, context: str | N
     if not isinstance(doc, dict):
         raise KubeConfigError(f"{p} is not a kubeconfig")
     return parse_kubeconfig(doc, context=context, base_dir=p.parent)
+
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+def incluster_config(sa_dir: Path | str = SERVICE_ACCOUNT_DIR) -> KubeConfig:
+    """The config of a process running in a pod (client-go's InClusterConfig): the API server
+    from `$KUBERNETES_SERVICE_HOST`/`$KUBERNETES_SERVICE_PORT`, the service account's token
+    (re-read as it rotates), CA and namespace from `sa_dir`."""
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port:
+        raise KubeConfigError("not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set")
+    d = Path(sa_dir)
+    token_file = d / "token"
+    if not token_file.exists():
+        raise KubeConfigError(f"not in a cluster: no service account token at {token_file}")
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # IPv6
+    try:
+        namespace = (d / "namespace").read_text().strip() or "default"
+    except OSError:
+        namespace = "default"
+    ca = d / "ca.crt"
+    return KubeConfig(server=f"https://{host}:{port}", namespace=namespace, context="in-cluster",
+                      ca_data=ca.read_bytes() if ca.exists() else None, token_file=str(token_file))

@@ -32,7 +32,7 @@ import orjson
 from opentelemetry import propagate
 
 from apimachinery import resources
-from apimachinery.client.kubeconfig import KubeConfig, load_kubeconfig
+from apimachinery.client.kubeconfig import KubeConfig, incluster_config, load_kubeconfig
 from apimachinery.client.ratelimit import TokenBucket
 from apimachinery.errors import StatusError
 from apimachinery.resources import ResourceInfo
@@ -145,6 +145,11 @@ class ApiClient:
     def from_kubeconfig(cls, path: str | None = None, context: str | None = None, **kw: Any) -> ApiClient:
         """A client for the cluster of a kubeconfig (default `$KUBECONFIG` or `~/.kube/config`)."""
         return cls(load_kubeconfig(path, context), **kw)
+
+    @classmethod
+    def in_cluster(cls, **kw: Any) -> ApiClient:
+        """A client for the cluster this process runs in, with its pod's service account."""
+        return cls(incluster_config(), **kw)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from apimachinery.client.kubeconfig import KubeConfigError, default_path, load_kubeconfig
+from apimachinery.client.kubeconfig import KubeConfigError, default_path, incluster_config, load_kubeconfig
 
 
 def self_signed(cn: str) -> tuple[bytes, bytes]:
@@ -109,3 +109,17 @@ def test_default_path_follows_kubeconfig_env(tmp_path: Path, monkeypatch: pytest
     monkeypatch.delenv("KUBECONFIG")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert default_path() == tmp_path / ".kube" / "config"
+
+
+def test_in_cluster_config_from_service_account(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ca, _ = self_signed("cluster-ca")
+    (tmp_path / "token").write_text("sa-token")
+    (tmp_path / "ca.crt").write_bytes(ca)
+    (tmp_path / "namespace").write_text("apps")
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    kc = incluster_config(tmp_path)
+    assert (kc.server, kc.namespace, kc.bearer_token(), kc.ca_data) == ("https://10.96.0.1:443", "apps", "sa-token", ca)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST")
+    with pytest.raises(KubeConfigError, match="not in a cluster"):
+        incluster_config(tmp_path)
