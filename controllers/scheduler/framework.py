@@ -309,6 +309,14 @@ class NodeInfo:
     ports: dict[tuple[str, str, int], int] = field(default_factory=dict)
     owners: dict[str, int] = field(default_factory=dict)  # controller uid -> pods of it here
     static_sig: tuple[Any, ...] = ()
+    # Flat copies of the hot numbers for the scheduler's fast path (kept in step with the dicts).
+    a_cpu: int = 0
+    a_mem: int = 0
+    a_eph: int = 0
+    a_pods: int = 0
+    u_cpu: int = 0
+    u_mem: int = 0
+    u_eph: int = 0
 
     @classmethod
     def of(cls, node: Obj) -> NodeInfo:
@@ -324,7 +332,8 @@ class NodeInfo:
         labels = dict(meta.get("labels") or {})
         taints = list(spec.get("taints") or [])
         unsched = bool(spec.get("unschedulable"))
-        self.allocatable = _resource_list((node.get("status") or {}).get("allocatable"))
+        self.allocatable = a = _resource_list((node.get("status") or {}).get("allocatable"))
+        self.a_cpu, self.a_mem, self.a_eph, self.a_pods = a.get(CPU, 0), a.get(MEMORY, 0), a.get(EPHEMERAL, 0), a.get(PODS, 0)
         sig = (labels, taints, unsched)
         changed = sig != self.static_sig
         self.labels, self.taints, self.unschedulable, self.static_sig = labels, taints, unsched, sig
@@ -340,6 +349,7 @@ class NodeInfo:
         self.pods[p.uid] = p
         for k, v in p.requests.items():
             self.requested[k] = self.requested.get(k, 0) + v
+        self._flat()
         self.nonzero_cpu += p.nonzero_cpu
         self.nonzero_mem += p.nonzero_mem
         for port in p.ports:
@@ -353,6 +363,7 @@ class NodeInfo:
             return
         for k, v in old.requests.items():
             self.requested[k] = self.requested.get(k, 0) - v
+        self._flat()
         self.nonzero_cpu -= old.nonzero_cpu
         self.nonzero_mem -= old.nonzero_mem
         for port in old.ports:
@@ -367,3 +378,7 @@ class NodeInfo:
                 self.owners[old.owner_uid] = n
             else:
                 self.owners.pop(old.owner_uid, None)
+
+    def _flat(self) -> None:
+        r = self.requested
+        self.u_cpu, self.u_mem, self.u_eph = r.get(CPU, 0), r.get(MEMORY, 0), r.get(EPHEMERAL, 0)

@@ -58,6 +58,8 @@ class SchedulingQueue:
         self._seq = itertools.count()
         self._cycle = 0
         self._move_request_cycle = -1
+        self._unschedulable: dict[str, None] = {}  # keys whose place is "unschedulable"
+        self._last_timeout_check = 0.0
         self._wakeup = asyncio.Event()
         self._closed = False
 
@@ -94,13 +96,16 @@ class SchedulingQueue:
         forgotten keys are skipped when popped)."""
         self._pods.pop(key, None)
         self._where.pop(key, None)
+        self._unschedulable.pop(key, None)
 
     def _push_active(self, qp: QueuedPod) -> None:
+        self._unschedulable.pop(qp.info.key, None)
         self._where[qp.info.key] = "active"
         heapq.heappush(self._active, (-qp.info.priority, qp.added, next(self._seq), qp.info.key))
         self._wakeup.set()
 
     def _push_backoff(self, qp: QueuedPod) -> None:
+        self._unschedulable.pop(qp.info.key, None)
         self._where[qp.info.key] = "backoff"
         heapq.heappush(self._backoff, (qp.backoff_expiry(), next(self._seq), qp.info.key))
         self._wakeup.set()
@@ -122,6 +127,7 @@ class SchedulingQueue:
             self._push_backoff(qp)
         else:
             self._where[key] = "unschedulable"
+            self._unschedulable[key] = None
 
     def requeue_error(self, key: str) -> None:
         """The attempt failed for another reason (binding error, API trouble): backoff."""
@@ -143,9 +149,8 @@ class SchedulingQueue:
     def move_all(self) -> None:
         """Something changed that may let unschedulable pods fit (MoveAllToActiveOrBackoffQueue)."""
         self._move_request_cycle = self._cycle
-        for key, w in list(self._where.items()):
-            if w == "unschedulable":
-                self._move(self._pods[key])
+        for key in list(self._unschedulable):
+            self._move(self._pods[key])
 
     def flush(self) -> None:
         """Backoff pods whose time is up go to active; pods unschedulable for 5 min too."""
@@ -157,8 +162,11 @@ class SchedulingQueue:
                 if qp.backoff_expiry() > now:  # backed off again meanwhile: its newer entry counts
                     continue
                 self._push_active(qp)
-        for key, w in list(self._where.items()):
-            if w == "unschedulable" and now - self._pods[key].last_failure > MAX_IN_UNSCHEDULABLE:
+        if now - self._last_timeout_check < 1.0:
+            return
+        self._last_timeout_check = now
+        for key in list(self._unschedulable):
+            if now - self._pods[key].last_failure > MAX_IN_UNSCHEDULABLE:
                 self._move(self._pods[key])
 
     # -- popping --------------------------------------------------------------------------------

@@ -32,9 +32,20 @@ from apimachinery.errors import StatusError
 from controllers.base import NAMESPACES, NODES, PODS
 from controllers.scheduler import filters as F
 from controllers.scheduler.filters import CycleState, Status, fit_error_message, prefilter
-from controllers.scheduler.framework import DEFAULT_SCHEDULER, NodeInfo, Obj, PodInfo
+from controllers.scheduler.framework import CPU, DEFAULT_SCHEDULER, EPHEMERAL, MEMORY, NodeInfo, Obj, PodInfo
+from controllers.scheduler.framework import PODS as PODS_RESOURCE
 from controllers.scheduler.queue import SchedulingQueue
-from controllers.scheduler.scores import score_nodes
+from controllers.scheduler.scores import (
+    MAX_SCORE,
+    WEIGHT_BALANCED,
+    WEIGHT_LEAST_ALLOCATED,
+    WEIGHT_SPREAD,
+    WEIGHT_TAINT,
+    normalize,
+    score_nodes,
+    spread_scores,
+    taint_toleration_raw,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +103,8 @@ class Scheduler:
         self._accounted: dict[str, str] = {}  # pod uid -> node it is counted on
         self._assumed: dict[str, str] = {}  # pod uid -> node, binding in flight
         self._anti: dict[str, PodInfo] = {}  # bound pods with required anti-affinity
-        self._static: dict[str, tuple[int, dict[str, Status | None]]] = {}
+        self._static: dict[str, tuple[int, list[Status | None], list[int] | None]] = {}
+        self.last_scores: list[tuple[str, int]] = []
         self._static_version = 0
         self._next_start = 0
         self._bind_sem = asyncio.Semaphore(bind_concurrency)
@@ -213,63 +225,118 @@ class Scheduler:
 
     # -- deciding (no I/O) ----------------------------------------------------------------------
 
-    def _static_results(self, info: PodInfo, nodes: list[NodeInfo]) -> dict[str, Status | None]:
+    def _static_results(self, info: PodInfo, nodes: list[NodeInfo]) -> tuple[list[Status | None], list[int] | None]:
+        """The node-only filters' verdict for each of `nodes` (in order), and how many
+        PreferNoSchedule taints each has that the pod does not tolerate (None: no node has
+        any), cached per kind of pod until a node's labels, taints or schedulability change."""
         cached = self._static.get(info.static_key)
         if cached is not None and cached[0] == self._static_version:
-            return cached[1]
+            return cached[1], cached[2]
         state = CycleState()
-        results: dict[str, Status | None] = {}
-        for n in nodes:
-            results[n.name] = F.run_filters(info, n, state, F.STATIC_FILTERS)
+        results = [F.run_filters(info, n, state, F.STATIC_FILTERS) for n in nodes]
+        prefer: list[int] | None = None
+        if any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints):
+            prefer = [taint_toleration_raw(info, n) for n in nodes]
         if len(self._static) > 512:
             self._static.clear()
-        self._static[info.static_key] = (self._static_version, results)
-        return results
+        self._static[info.static_key] = (self._static_version, results, prefer)
+        return results, prefer
 
     def decide(self, info: PodInfo) -> tuple[str | None, dict[str, Status]]:
-        """(the chosen node, None) or (None, every node's reason)."""
+        """(the chosen node, {}) or (None, every node's reason). The scores of the feasible
+        nodes are left in `last_scores` (for tests)."""
         nodes = self.node_list()
         n = len(nodes)
         if n == 0:
             return None, {}
-        static = self._static_results(info, nodes)
-        dynamic = F.DYNAMIC_FILTERS
-        if not (info.ports or info.spread or info.affinity or info.anti_affinity or self._anti):
-            dynamic = (F.node_resources_fit,)
-            state = CycleState()
-        else:
-            state = prefilter(info, nodes, [(p, self.nodes.get(self._accounted.get(u, ""))
-                                             or self._node_or_ghost(self._accounted.get(u, "")))
-                                            for u, p in self._anti.items()])
+        static, prefer = self._static_results(info, nodes)
         want = num_feasible_nodes_to_find(n, self.percentage)
-        feasible: list[NodeInfo] = []
-        statuses: dict[str, Status] = {}
         start = self._next_start % n
+        if not (info.ports or info.spread or info.affinity or info.anti_affinity or self._anti):
+            feasible, base, statuses, seen = self._filter_simple(info, nodes, static, want, start)
+        else:
+            feasible, statuses, seen = self._filter_full(info, nodes, static, want, start)
+            base = None
+        self._next_start = (start + seen) % n
+        if not feasible:
+            self.last_scores = []
+            return None, statuses
+        if base is None:
+            scores = score_nodes(info, [nodes[i] for i in feasible])
+        else:
+            taint = normalize([prefer[i] for i in feasible], reverse=True) if prefer is not None else None
+            spread = spread_scores(info, [nodes[i] for i in feasible]) if info.owner_uid else None
+            scores = [base[k] + WEIGHT_TAINT * (taint[k] if taint is not None else MAX_SCORE)
+                      + WEIGHT_SPREAD * (spread[k] if spread is not None else MAX_SCORE) for k in range(len(feasible))]
+        self.last_scores = [(nodes[i].name, sc) for i, sc in zip(feasible, scores, strict=True)]
+        best = max(scores)
+        winners = [feasible[k] for k, sc in enumerate(scores) if sc == best]
+        return nodes[winners[0] if len(winners) == 1 else self.rng.choice(winners)].name, {}
+
+    def _filter_full(self, info: PodInfo, nodes: list[NodeInfo], static: list[Status | None], want: int,
+                     start: int) -> tuple[list[int], dict[str, Status], int]:
+        state = prefilter(info, nodes, [(p, self.nodes.get(self._accounted.get(u, ""))
+                                         or self._node_or_ghost(self._accounted.get(u, "")))
+                                        for u, p in self._anti.items()])
+        feasible: list[int] = []
+        statuses: dict[str, Status] = {}
+        n = len(nodes)
         seen = 0
-        for i in range(n):
-            node = nodes[(start + i) % n]
+        for k in range(n):
+            i = start + k if start + k < n else start + k - n
             seen += 1
-            st = static.get(node.name)
+            st = static[i]
             if st is None:
-                for f in dynamic:
-                    st = f(info, node, state)
-                    if st is not None:
-                        break
+                st = F.run_filters(info, nodes[i], state, F.DYNAMIC_FILTERS)
             if st is None:
-                feasible.append(node)
+                feasible.append(i)
                 if len(feasible) >= want:
                     break
             else:
-                statuses[node.name] = st
-        self._next_start = (start + seen) % n
-        if not feasible:
-            return None, statuses
-        if len(feasible) == 1:
-            return feasible[0].name, {}
-        scores = score_nodes(info, feasible)
-        best = max(scores)
-        winners = [feasible[i] for i, s in enumerate(scores) if s == best]
-        return (winners[0] if len(winners) == 1 else self.rng.choice(winners)).name, {}
+                statuses[nodes[i].name] = st
+        return feasible, statuses, seen
+
+    def _filter_simple(self, info: PodInfo, nodes: list[NodeInfo], static: list[Status | None], want: int,
+                       start: int) -> tuple[list[int], list[int], dict[str, Status], int]:
+        """The fast path for pods whose only changing filter is NodeResourcesFit (no ports,
+        spread, pod affinity; no bound pod with anti-affinity): filters and the resource
+        scores (LeastAllocated + BalancedAllocation, exactly as scores.py computes them) in
+        one loop over flat numbers."""
+        req = info.requests
+        rcpu, rmem, reph = req.get(CPU, 0), req.get(MEMORY, 0), req.get(EPHEMERAL, 0)
+        extended = any(r not in (CPU, MEMORY, EPHEMERAL, PODS_RESOURCE) for r in req)
+        pcpu, pmem = info.nonzero_cpu, info.nonzero_mem
+        feasible: list[int] = []
+        base: list[int] = []
+        statuses: dict[str, Status] = {}
+        empty = CycleState()
+        n = len(nodes)
+        seen = 0
+        for k in range(n):
+            i = start + k if start + k < n else start + k - n
+            seen += 1
+            node = nodes[i]
+            st = static[i]
+            if st is None:
+                if (len(node.pods) >= node.a_pods or (rcpu and rcpu > node.a_cpu - node.u_cpu)
+                        or (rmem and rmem > node.a_mem - node.u_mem) or (reph and reph > node.a_eph - node.u_eph)
+                        or (extended and F.node_resources_fit(info, node, empty) is not None)):
+                    st = F.node_resources_fit(info, node, empty)
+                if st is None:
+                    ac, am = node.a_cpu, node.a_mem
+                    tc, tm = node.nonzero_cpu + pcpu, node.nonzero_mem + pmem
+                    la = ((ac - tc) * MAX_SCORE // ac if ac > 0 and tc <= ac else 0) + \
+                         ((am - tm) * MAX_SCORE // am if am > 0 and tm <= am else 0)
+                    fc = min(1.0, tc / ac) if ac > 0 else 1.0
+                    fm = min(1.0, tm / am) if am > 0 else 1.0
+                    ba = int((1 - abs(fc - fm) / 2) * MAX_SCORE)
+                    feasible.append(i)
+                    base.append(WEIGHT_LEAST_ALLOCATED * (la // 2) + WEIGHT_BALANCED * ba)
+                    if len(feasible) >= want:
+                        break
+                    continue
+            statuses[node.name] = st
+        return feasible, base, statuses, seen
 
     # -- the loop -------------------------------------------------------------------------------
 

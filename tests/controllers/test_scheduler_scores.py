@@ -159,6 +159,7 @@ def _sched(nodes: list) -> Scheduler:
     s._node_list = None
     s._ghosts, s._accounted, s._assumed, s._anti, s._static = {}, {}, {}, {}, {}
     s._static_version, s._next_start, s.percentage = 0, 0, 0
+    s.last_scores = []
     s.rng = random.Random(1)
     return s
 
@@ -213,3 +214,29 @@ def test_decide_anti_affinity_spreads_three_replicas() -> None:
         else:
             assert {v.reasons for v in why.values()} == {("node(s) didn't match pod anti-affinity rules",)}
     assert sorted(placed) == ["n0", "n1", "n2"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_fast_path_scores_equal_the_score_plugins(seed: int) -> None:
+    """The scheduler's fused loop for simple pods gives exactly the weighted sum of scores.py."""
+    rng = random.Random(seed)
+    nodes = []
+    for i in range(30):
+        taints = [{"key": "spot", "effect": "PreferNoSchedule"}] if rng.random() < 0.3 else []
+        zone = {"topology.kubernetes.io/zone": rng.choice("abc")} if seed % 2 else {}
+        n = mknode(f"n{i:02}", cpu=str(rng.choice([2, 4, 8])), mem=rng.choice(["4Gi", "8Gi"]), taints=taints,
+                   labels=zone)
+        for j in range(rng.randrange(4)):
+            n.add_pod(mkpod(f"x{i}-{j}", cpu=f"{rng.randrange(1, 900)}m", mem=f"{rng.randrange(1, 900)}Mi",
+                            owner=rng.choice(["rs", "other"])))
+        nodes.append(n)
+    s = _sched(nodes)
+    for k in range(5):
+        pod = mkpod(f"p{k}", cpu=rng.choice([None, "250m", "1"]), mem=rng.choice([None, "256Mi"]),
+                    owner=rng.choice([None, "rs"]))
+        node, _ = s.decide(pod)
+        assert node is not None
+        names = [name for name, _ in s.last_scores]
+        want = S.score_nodes(pod, [s.nodes[name] for name in names])
+        assert [sc for _, sc in s.last_scores] == want
+        assert dict(s.last_scores)[node] == max(want)
