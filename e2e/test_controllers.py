@@ -429,7 +429,7 @@ def test_failover_mid_rollout_keeps_bounds(cluster: tuple[Cluster, Components]) 
     ns = "failover"
     ensure_ns(c, ns)
     c.kubectl("apply", "-f", "-", input=deployment("ha", ns, "ha:1", replicas=6, surge=1, unavailable=0,
-                                                     ready_after="0.4"))
+                                                     ready_after="1"))
     c.kubectl("rollout", "status", "deployment/ha", "-n", ns, "--timeout=60s")
     leader = next(iter(comp.managers))
     standby_id = f"standby-of-{leader}"

@@ -225,6 +225,7 @@ class _Node:
         self.lease: Obj | None = None
         self.next_ip = 2
         self.ips: dict[str, str] = {}
+        self.seen: dict[str, float] = {}  # pod uid -> monotonic time first handled
 
     def ip_for(self, pod_uid: str) -> str:
         ip = self.ips.get(pod_uid)
@@ -339,6 +340,7 @@ class SimulatedNodes:
         node = self.nodes.get((pod.get("spec") or {}).get("nodeName") or "")
         if node is not None:
             node.ips.pop((pod.get("metadata") or {}).get("uid", ""), None)
+            node.seen.pop((pod.get("metadata") or {}).get("uid", ""), None)
 
     async def _sync_pod(self, key: str) -> float | None:
         pod = self.pods.store.get(key)
@@ -371,13 +373,11 @@ class SimulatedNodes:
                 delay = float(ann[READY_AFTER])
             except ValueError:
                 delay = 0.0
-            started = (pod.get("status") or {}).get("startTime")
-            if started is None:
-                ready, wait = False, delay
-            else:
-                age = (datetime.now(UTC) - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds()
-                if age < delay:
-                    ready, wait = False, delay - age
+            # startTime has whole seconds only: the delay counts from when this node first saw the pod.
+            seen = node.seen.setdefault(meta.get("uid", ""), time.monotonic())
+            age = time.monotonic() - seen
+            if age < delay:
+                ready, wait = False, delay - age
         status = simulated_status(pod, node.ip_for(meta.get("uid", "")), node_ip(node.index), ready, at)
         if _same(pod.get("status") or {}, status):
             return wait
