@@ -16,8 +16,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import struct
 
+_OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 # --- namespace flags (linux/sched.h) -------------------------------------------------------
@@ -227,7 +229,7 @@ def mounts_under(prefix: str) -> list[str]:
     out = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
-            mp = line.split()[4].encode().decode("unicode_escape")
+            mp = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), line.split()[4])
             if mp == prefix or mp.startswith(prefix.rstrip("/") + "/"):
                 out.append(mp)
     out.sort(key=lambda p: p.count("/"), reverse=True)
