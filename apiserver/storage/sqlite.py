@@ -35,8 +35,9 @@ import logging
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
@@ -47,6 +48,7 @@ from apiserver.storage._watchcache import CacheWatch, Entry, WatchCache
 from apiserver.storage.base import Event, KeyValue, ListResult, StorageError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (
@@ -170,6 +172,8 @@ class SQLiteStore:
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
         db = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=self.busy_timeout)
         try:
+            if not callable(getattr(db, "_execute", None)):
+                raise StorageError(f"aiosqlite {aiosqlite.__version__} lacks Connection._execute")
             await self._lock(db)
             await self._load(db)
         except BaseException:
@@ -182,46 +186,32 @@ class SQLiteStore:
     async def _lock(self, db: aiosqlite.Connection) -> None:
         """WAL, durable commits, and SQLite's exclusive lock taken now, so that a second
         server on this file fails here rather than serve a stale copy."""
-        await db.execute("PRAGMA locking_mode = EXCLUSIVE")
         try:
-            mode = await (await db.execute("PRAGMA journal_mode = WAL")).fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                raise StorageError(f"{self.path}: cannot use WAL journal mode (got {mode})")
-            await db.execute("PRAGMA synchronous = FULL")
-            await db.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            await db.execute("PRAGMA journal_size_limit = 67108864")
-            await db.execute("PRAGMA cache_size = -16384")
-            await db.execute("BEGIN IMMEDIATE")
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    await db.execute(statement)
-            await db.execute(SET_META, ("format", 1))  # a write: the exclusive lock is held from here on
-            await db.execute("COMMIT")
+            await db._execute(_open_sync, db._conn, int(self.busy_timeout * 1000))
         except sqlite3.OperationalError as exc:
             raise StorageError(f"{self.path}: cannot lock the database ({exc}); is another server using it?") from exc
 
     async def _load(self, db: aiosqlite.Connection) -> None:
-
-        meta = dict(await db.execute_fetchall("SELECT name, value FROM meta"))
-        compacted = int(meta.get("compacted", 0))
-        rows = await db.execute_fetchall("SELECT key, value, mod_revision, create_revision FROM kv")
+        revision, compacted, rows, min_log, log_rows = await db._execute(_load_sync, db._conn, self.history)
         loads = orjson.loads
-        self._state = SortedState(KeyValue(k, loads(v), bytes(v), m, c) for k, v, m, c in rows)
-        max_mod = max((r[2] for r in rows), default=0)
+        self._state = SortedState(KeyValue(k, loads(v), v, m, c) for k, v, m, c in rows)
         del rows
-        bounds = await db.execute_fetchall("SELECT MIN(revision), MAX(revision) FROM log")
-        min_log, max_log = bounds[0] if bounds else (None, None)
-        revision = max(max_log or 0, max_mod, compacted)
-        ring_from = max(revision - self.history, compacted)
-        log_rows = await db.execute_fetchall(
-            "SELECT revision, key, type, value, create_revision, prev_revision, prev_value "
-            "FROM log WHERE revision > ? ORDER BY revision",
-            (ring_from,),
-        )
-        entries = [
-            Entry(r, TYPE_NAMES[t], k, bytes(v), c, p, None if pv is None else bytes(pv))
-            for r, k, t, v, c, p, pv in log_rows
-        ]
+        # Share bytes between the ring and the state, and between an entry and the next
+        # entry of the same key (its prev), as they are shared while running.
+        current = self._state.get
+        last: dict[str, Entry] = {}
+        entries = []
+        for r, k, t, v, c, p, pv in log_rows:
+            kv = current(k)
+            if kv is not None and kv.revision == r:
+                v = kv.raw
+            before = last.get(k)
+            if pv is not None and before is not None and before.revision == p:
+                pv = before.raw
+            entry = Entry(r, TYPE_NAMES[t], k, v, c, p, pv)
+            last[k] = entry
+            entries.append(entry)
+        del log_rows, last
         # Keep only the newest consecutive run (a gap would mean a damaged log).
         start = len(entries)
         expected = revision
@@ -253,7 +243,7 @@ class SQLiteStore:
         db, self._db = self._db, None
         if db is not None:
             try:
-                await db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                await db._execute(_checkpoint_sync, db._conn, "TRUNCATE")
             except _DB_ERRORS as exc:
                 log.warning("%s: checkpoint at close failed: %s", self.path, exc)
             await db.close()
@@ -408,31 +398,21 @@ class SQLiteStore:
             else:
                 fut.set_exception(result)
 
-    async def _commit(self, plan: Plan) -> None:
+    async def _in_db_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(connection, *args) on aiosqlite's connection thread, as ONE hop.
+
+        A transaction as separate awaits (BEGIN, executemany, ..., COMMIT) costs one thread
+        round trip each, and on a busy machine each round trip waits for a CPU: that, not
+        the fsync, limited group commit to a few thousand writes/s. aiosqlite has no public
+        way to run a function on its thread, so this uses `Connection._execute` (present
+        since aiosqlite 0.x; checked at start)."""
         db = self._db
         assert db is not None
-        await db.execute("BEGIN")
-        try:
-            await db.executemany(INSERT_LOG, plan.log_rows)
-            upserts = plan.upserts()
-            if upserts:
-                await db.executemany(UPSERT_KV, upserts)
-            deletes = plan.deletes()
-            if deletes:
-                await db.executemany(DELETE_KV, deletes)
-            await db.execute("COMMIT")
-        except BaseException:
-            await self._rollback()
-            raise
-        self._counters["transactions"] += 1
+        return await db._execute(fn, db._conn, *args)
 
-    async def _rollback(self) -> None:
-        db = self._db
-        if db is not None and db.in_transaction:
-            try:
-                await db.execute("ROLLBACK")
-            except _DB_ERRORS as exc:
-                log.error("%s: rollback failed: %s", self.path, exc)
+    async def _commit(self, plan: Plan) -> None:
+        await self._in_db_thread(_commit_sync, plan.log_rows, plan.upserts(), plan.deletes())
+        self._counters["transactions"] += 1
 
     async def _maintain(self, idle: bool) -> None:
         """Between batches: one compaction chunk if due, the periodic tick, idle checkpoint."""
@@ -450,17 +430,10 @@ class SQLiteStore:
             self._wal_dirty = False
 
     async def _compact_chunk(self) -> None:
-        db = self._db
-        assert db is not None
         upto = min(self._log_oldest + COMPACT_CHUNK - 1, self._compact_target)
         try:
-            await db.execute("BEGIN")
-            cursor = await db.execute("DELETE FROM log WHERE revision <= ?", (upto,))
-            deleted = cursor.rowcount
-            await db.execute(SET_META, ("compacted", upto))
-            await db.execute("COMMIT")
+            deleted = await self._in_db_thread(_compact_sync, upto)
         except _DB_ERRORS as exc:
-            await self._rollback()
             log.warning("%s: compaction up to %d failed: %s", self.path, upto, exc)
             self._compact_target = self._log_oldest - 1  # retry at the next tick
             return
@@ -470,11 +443,96 @@ class SQLiteStore:
         self._wal_dirty = True
 
     async def _checkpoint(self, mode: str) -> None:
-        db = self._db
-        assert db is not None
         try:
-            await db.execute(f"PRAGMA wal_checkpoint({mode})")
+            await self._in_db_thread(_checkpoint_sync, mode)
         except _DB_ERRORS as exc:
             log.warning("%s: %s checkpoint failed: %s", self.path, mode, exc)
             return
         self._counters["checkpoints"] += 1
+
+def _commit_sync(
+    conn: sqlite3.Connection,
+    log_rows: list[tuple[Any, ...]],
+    upserts: list[tuple[Any, ...]],
+    deletes: list[tuple[str]],
+) -> None:
+    """One write transaction (on the connection thread): change log and current state."""
+    conn.execute("BEGIN")
+    try:
+        conn.executemany(INSERT_LOG, log_rows)
+        if upserts:
+            conn.executemany(UPSERT_KV, upserts)
+        if deletes:
+            conn.executemany(DELETE_KV, deletes)
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_sync(conn)
+        raise
+
+
+def _compact_sync(conn: sqlite3.Connection, upto: int) -> int:
+    """Delete change-log rows <= upto and remember it (on the connection thread)."""
+    conn.execute("BEGIN")
+    try:
+        deleted = conn.execute("DELETE FROM log WHERE revision <= ?", (upto,)).rowcount
+        conn.execute(SET_META, ("compacted", upto))
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_sync(conn)
+        raise
+    return deleted
+
+
+def _rollback_sync(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.error("rollback failed: %s", exc)
+
+
+def _checkpoint_sync(conn: sqlite3.Connection, mode: str) -> None:
+    # fetchall: the PRAGMA returns a row; an unfinished statement would block the next COMMIT.
+    conn.execute(f"PRAGMA wal_checkpoint({mode})").fetchall()
+
+
+def _open_sync(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """Pragmas, schema, and a first write so that the exclusive lock is held from now on."""
+    conn.execute("PRAGMA locking_mode = EXCLUSIVE").fetchall()
+    (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    if str(mode).lower() != "wal":
+        raise StorageError(f"cannot use WAL journal mode (got {mode})")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}").fetchall()
+    conn.execute("PRAGMA journal_size_limit = 67108864").fetchall()
+    conn.execute("PRAGMA cache_size = -16384")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(SET_META, ("format", 1))
+        conn.execute("COMMIT")
+    except BaseException:
+        _rollback_sync(conn)
+        raise
+
+
+def _load_sync(
+    conn: sqlite3.Connection, history: int
+) -> tuple[int, int, list[tuple[str, bytes, int, int]], int | None, list[tuple[Any, ...]]]:
+    """(revision, compacted, kv rows, lowest log revision, the newest `history` log rows in
+    order). The revision is the highest ever used: newest log row, newest state row, or
+    the compacted revision (when compaction dropped every log row)."""
+    meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
+    compacted = int(meta.get("compacted", 0))
+    rows = conn.execute("SELECT key, value, mod_revision, create_revision FROM kv").fetchall()
+    min_log, max_log = conn.execute("SELECT MIN(revision), MAX(revision) FROM log").fetchone()
+    max_mod = conn.execute("SELECT MAX(mod_revision) FROM kv").fetchone()[0] or 0
+    revision = max(max_log or 0, max_mod, compacted)
+    log_rows = conn.execute(
+        "SELECT revision, key, type, value, create_revision, prev_revision, prev_value "
+        "FROM log WHERE revision > ? ORDER BY revision",
+        (max(revision - history, compacted),),
+    ).fetchall()
+    return revision, compacted, rows, min_log, log_rows
