@@ -162,7 +162,10 @@ class NotAcceptable(StatusError):
 
 class TooManyRequests(StatusError):
     def __init__(self, message: str, retry_after: int = 1, details: dict[str, Any] | None = None):
-        super().__init__(429, "TooManyRequests", message, details, {"Retry-After": str(retry_after)})
+        # Kubernetes sends Retry-After only for a positive delay; client-go (kubectl) retries a
+        # 429 that carries one by itself, up to 10 times, before the caller sees the error.
+        super().__init__(429, "TooManyRequests", message, details,
+                         {"Retry-After": str(retry_after)} if retry_after > 0 else {})
 
 
 class InternalError(StatusError):

@@ -519,11 +519,20 @@ class Handlers:
             pdb = kv.obj
             status = pdb.get("status") or {}
             allowed = int(status.get("disruptionsAllowed") or 0)
-            if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 0) or allowed <= 0:
+            if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 0):
+                # As Kubernetes: retry in 10 s while the disruption controller catches up.
+                raise errors.TooManyRequests(
+                    "Cannot evict pod as it would violate the pod's disruption budget.", 10,
+                    {"retryAfterSeconds": 10, "causes": [{"reason": "DisruptionBudget", "message": (
+                        f"The disruption budget {pdb['metadata']['name']} is still being processed by the "
+                        "server.")}]})
+            if allowed <= 0:
+                # As Kubernetes: no Retry-After (kubectl drain then waits 5 s between attempts
+                # itself, and honours --timeout).
                 healthy = status.get("currentHealthy", 0)
                 desired = status.get("desiredHealthy", 0)
                 raise errors.TooManyRequests(
-                    "Cannot evict pod as it would violate the pod's disruption budget.", 10,
+                    "Cannot evict pod as it would violate the pod's disruption budget.", 0,
                     {"causes": [{"reason": "DisruptionBudget", "message": (
                         f"The disruption budget {pdb['metadata']['name']} needs {desired} healthy pods and has "
                         f"{healthy} currently")}]})
