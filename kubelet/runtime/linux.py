@@ -14,13 +14,23 @@ forked child that is about to ``execve``.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import re
 import struct
 
 _OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _load_libc() -> ctypes.CDLL:
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)   # glibc; find_library runs ldconfig
+    except OSError:
+        from ctypes.util import find_library
+
+        return ctypes.CDLL(find_library("c") or "libc.so.6", use_errno=True)
+
+
+_libc = _load_libc()
 
 # --- namespace flags (linux/sched.h) -------------------------------------------------------
 CLONE_NEWNS = 0x00020000

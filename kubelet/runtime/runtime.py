@@ -228,7 +228,8 @@ class ForkServerClient:
         env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         with open(log_path, "ab") as logf:
             self.proc = subprocess.Popen(
-                [sys.executable, "-c", "from kubelet.runtime.forkserver import main; main()",
+                # -S: no site-packages (the fork server needs only the stdlib and this repo)
+                [sys.executable, "-S", "-c", "from kubelet.runtime.forkserver import main; main()",
                  str(child.fileno())],
                 pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=logf,
                 stderr=logf, start_new_session=True, cwd="/")
