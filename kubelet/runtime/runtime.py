@@ -171,6 +171,8 @@ class ContainerStatus:
     finished_at: str = ""
     log_path: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    netns_path: str | None = None     # the network namespace it joined (None: the host's)
+    oom_killed: bool = False
 
 
 @dataclass
@@ -483,7 +485,8 @@ class Runtime:
             message=st.get("message", "") if state == "exited" else "",
             created_at=st.get("created_at", ""), started_at=st.get("started_at", ""),
             finished_at=st.get("finished_at", ""), log_path=cfg["log_path"],
-            labels=dict(spec.get("labels") or {}),
+            labels=dict(spec.get("labels") or {}), netns_path=cfg.get("netns"),
+            oom_killed=bool(st.get("oom_killed")) and state == "exited",
         )
 
     @staticmethod

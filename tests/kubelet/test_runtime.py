@@ -155,7 +155,7 @@ async def test_isolation_pid_hostname_mounts_network(rt: Runtime, tmp_path) -> N
     h = await rt.start_container(spec(["sh", "-c", script], netns_path=ns, resources={"limits": {"memory": "64Mi"}},
                                       mounts=[Mount(str(hosts), "/etc/hosts", readonly=True)]))
     st = await rt.wait_container(h.id, 30)
-    assert (st.state, st.exit_code, st.reason) == ("exited", 0, "Completed")
+    assert (st.state, st.exit_code, st.reason, st.netns_path) == ("exited", 0, "Completed", ns)
     out = texts(h.log_path)
     assert out[0] == "pid=1"
     assert out[1] == "pod-a"
@@ -260,7 +260,7 @@ async def test_memory_limit_oom_killed(rt: Runtime) -> None:
     h = await rt.start_container(spec(["sh", "-c", "x=aaaaaaaaaaaaaaaa; while :; do x=$x$x; done"],
                                       resources={"limits": {"memory": "20Mi"}}))
     st = await rt.wait_container(h.id, 60)
-    assert (st.state, st.exit_code, st.reason) == ("exited", 137, "OOMKilled")
+    assert (st.state, st.exit_code, st.reason, st.oom_killed) == ("exited", 137, "OOMKilled", True)
 
 
 async def test_cpu_limit_throttles(rt: Runtime) -> None:
