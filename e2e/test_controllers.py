@@ -1,12 +1,12 @@
-"""End to end: the controllers and simulated nodes against a real mizzen API server, driven
-by the real kubectl: Deployments (rollout status/history/undo/pause/resume/restart, scale,
-surge and unavailability bounds at every observed moment), DaemonSets across three simulated
-nodes including a tainted one, deletion with each propagation policy, namespace deletion.
+"""End to end: the controllers and simulated nodes driven by the real kubectl against
+`mizzen up --nodes 3 --runtime simulated`: Deployments (rollout status/history/undo/pause/
+resume/restart, scale, surge and unavailability bounds at every observed moment), Recreate,
+ReplicaSet adoption/release, DaemonSets across three simulated nodes including a tainted one,
+deletion with each propagation policy, namespace deletion, the example manifests.
 
-The API server runs as `mizzen apiserver` in a subprocess; the controller manager and the
-simulated nodes run in this process on a thread of their own, as ordinary API clients. Until
-the scheduler exists, a stand-in binder (below) binds pending pods: DaemonSet pods to the
-node their affinity names, others round-robin."""
+The failover test runs its own cluster: `mizzen apiserver` plus, in this process, simulated
+nodes, a stand-in binder (below) and two controller managers, so that it can kill the leader
+mid-rollout."""
 
 from __future__ import annotations
 
@@ -69,19 +69,47 @@ async def stand_in_binder(client: ApiClient, nodes: list[str], stop: asyncio.Eve
     await inf.stop()
 
 
-class Components:
-    """Controller manager + simulated nodes + binder on a background event loop."""
+class Observer:
+    """An API client on a background event loop, to watch while kubectl acts."""
 
-    def __init__(self, kubeconfig: str, nodes: list[str]):
+    def __init__(self, kubeconfig: str):
         self.kubeconfig = kubeconfig
-        self.nodes = nodes
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.stop_event: asyncio.Event | None = None
-        self.sim: SimulatedNodes | None = None
         self.client: ApiClient | None = None
-        self.managers: dict[str, tuple[ControllerManager, asyncio.Future[None]]] = {}
         self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        self.stop_event = asyncio.Event()
+        self.client = ApiClient.from_kubeconfig(self.kubeconfig)
+        self.ready.set()
+        await self.stop_event.wait()
+        await self.client.close()
+
+    def start(self) -> Observer:
+        self.thread.start()
+        if not self.ready.wait(60):
+            raise RuntimeError("observer did not start")
+        return self
+
+    def run(self, coro: Any, timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(30)
+
+
+class Components(Observer):
+    """Controller managers + simulated nodes + stand-in binder on a background event loop."""
+
+    def __init__(self, kubeconfig: str, nodes: list[str]):
+        super().__init__(kubeconfig)
+        self.nodes = nodes
+        self.sim: SimulatedNodes | None = None
+        self.managers: dict[str, tuple[ControllerManager, asyncio.Future[None]]] = {}
 
     async def _main(self) -> None:
         self.stop_event = asyncio.Event()
@@ -111,24 +139,22 @@ class Components:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
-    def start(self) -> Components:
-        self.thread.start()
-        if not self.ready.wait(60):
-            raise RuntimeError("controller manager / simulated nodes did not start")
-        return self
-
-    def run(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        if self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(30)
-
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Components]]:
-    with Cluster.start(tmp_path_factory.mktemp("controllers"), command="apiserver") as c:
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cluster, Observer]]:
+    """`mizzen up` with 3 simulated nodes (controller manager and scheduler inside)."""
+    with Cluster.start(tmp_path_factory.mktemp("controllers"), "--nodes", "3", "--runtime", "simulated",
+                       command="up") as c:
+        obs = Observer(str(c.kubeconfig)).start()
+        try:
+            yield c, obs
+        finally:
+            obs.stop()
+
+
+@pytest.fixture()
+def components_cluster(tmp_path: Path) -> Iterator[tuple[Cluster, Components]]:
+    with Cluster.start(tmp_path, command="apiserver") as c:
         comp = Components(str(c.kubeconfig), NODES).start()
         try:
             yield c, comp
@@ -188,7 +214,7 @@ async def watch_bounds(client: ApiClient, ns: str, app: str, stop: asyncio.Event
     await pod_inf.stop()
 
 
-def test_deployment_rollout_history_undo_scale(cluster: tuple[Cluster, Components]) -> None:
+def test_deployment_rollout_history_undo_scale(cluster: tuple[Cluster, Observer]) -> None:
     c, comp = cluster
     ns = "rollout"
     ensure_ns(c, ns)
@@ -251,7 +277,7 @@ async def _event() -> asyncio.Event:
     return asyncio.Event()
 
 
-def test_pause_resume_restart(cluster: tuple[Cluster, Components]) -> None:
+def test_pause_resume_restart(cluster: tuple[Cluster, Observer]) -> None:
     c, _ = cluster
     ns = "pause"
     ensure_ns(c, ns)
@@ -280,7 +306,7 @@ def test_pause_resume_restart(cluster: tuple[Cluster, Components]) -> None:
     assert newest["spec"]["replicas"] == 2
 
 
-def test_recreate(cluster: tuple[Cluster, Components]) -> None:
+def test_recreate(cluster: tuple[Cluster, Observer]) -> None:
     c, _ = cluster
     ns = "recreate"
     ensure_ns(c, ns)
@@ -293,7 +319,7 @@ def test_recreate(cluster: tuple[Cluster, Components]) -> None:
     assert {p["spec"]["containers"][0]["image"] for p in live} == {"db:2"} and len(live) == 2
 
 
-def test_replicaset_replaces_deleted_pods_and_adopts(cluster: tuple[Cluster, Components]) -> None:
+def test_replicaset_replaces_deleted_pods_and_adopts(cluster: tuple[Cluster, Observer]) -> None:
     c, _ = cluster
     ns = "rs"
     ensure_ns(c, ns)
@@ -329,7 +355,7 @@ spec:
     c.wait_for(ready, timeout=30, what="replaced after release")
 
 
-def test_daemonset_across_nodes_with_taint(cluster: tuple[Cluster, Components]) -> None:
+def test_daemonset_across_nodes_with_taint(cluster: tuple[Cluster, Observer]) -> None:
     c, _ = cluster
     ns = "ds"
     ensure_ns(c, ns)
@@ -378,7 +404,7 @@ spec:
 
 
 @pytest.mark.parametrize("cascade", ["background", "foreground", "orphan"])
-def test_delete_propagation(cluster: tuple[Cluster, Components], cascade: str) -> None:
+def test_delete_propagation(cluster: tuple[Cluster, Observer], cascade: str) -> None:
     c, _ = cluster
     ns = f"gc-{cascade}"
     ensure_ns(c, ns)
@@ -398,7 +424,7 @@ def test_delete_propagation(cluster: tuple[Cluster, Components], cascade: str) -
                    timeout=30, what="dependents collected")
 
 
-def test_delete_namespace_with_contents(cluster: tuple[Cluster, Components]) -> None:
+def test_delete_namespace_with_contents(cluster: tuple[Cluster, Observer]) -> None:
     c, _ = cluster
     ns = "doomed"
     ensure_ns(c, ns)
@@ -412,7 +438,7 @@ def test_delete_namespace_with_contents(cluster: tuple[Cluster, Components]) -> 
 
 @pytest.mark.parametrize("folder,kind,name", [("rollout", "deployment", "web"),
                                               ("global-service", "daemonset", "node-agent")])
-def test_manifests(cluster: tuple[Cluster, Components], folder: str, kind: str, name: str) -> None:
+def test_manifests(cluster: tuple[Cluster, Observer], folder: str, kind: str, name: str) -> None:
     c, _ = cluster
     ns = f"manifest-{folder}"
     ensure_ns(c, ns)
@@ -422,10 +448,10 @@ def test_manifests(cluster: tuple[Cluster, Components], folder: str, kind: str, 
     assert "successfully rolled out" in out
 
 
-def test_failover_mid_rollout_keeps_bounds(cluster: tuple[Cluster, Components]) -> None:
+def test_failover_mid_rollout_keeps_bounds(components_cluster: tuple[Cluster, Components]) -> None:
     """Two controller managers: only the Lease holder acts. The leader dies mid-rollout; the
     standby takes the Lease and finishes the rollout, never exceeding maxSurge."""
-    c, comp = cluster
+    c, comp = components_cluster
     ns = "failover"
     ensure_ns(c, ns)
     c.kubectl("apply", "-f", "-", input=deployment("ha", ns, "ha:1", replicas=6, surge=1, unavailable=0,
