@@ -486,3 +486,22 @@ def test_failover_mid_rollout_keeps_bounds(components_cluster: tuple[Cluster, Co
     assert all(avail >= 6 for _, avail, _ in samples), samples
     live = [p for p in get_json(c, "pods", "-n", ns, "-l", "app=ha")["items"] if not p["metadata"].get("deletionTimestamp")]
     assert len(live) == 6 and {p["spec"]["containers"][0]["image"] for p in live} == {"ha:2"}
+
+
+def test_progress_deadline_exceeded(cluster: tuple[Cluster, Observer]) -> None:
+    """Pods that never become ready: Progressing goes False/ProgressDeadlineExceeded and
+    `kubectl rollout status` gives up with Kubernetes' message."""
+    c, _ = cluster
+    ns = "deadline"
+    ensure_ns(c, ns)
+    manifest = deployment("stuck", ns, "stuck:1", replicas=2).replace(
+        "  replicas: 2\n", "  replicas: 2\n  progressDeadlineSeconds: 2\n").replace(
+        "      labels: {app: stuck}", '      labels: {app: stuck}\n      annotations: {simulated.mizzen.io/never-ready: "true"}')
+    c.kubectl("apply", "-f", "-", input=manifest)
+    r = c.kubectl("rollout", "status", "deployment/stuck", "-n", ns, "--timeout=60s", check=False)
+    assert r.code != 0
+    assert 'deployment "stuck" exceeded its progress deadline' in r.err
+    d = get_json(c, "deployment/stuck", "-n", ns)
+    conds = {x["type"]: (x["status"], x["reason"]) for x in d["status"]["conditions"]}
+    assert conds["Progressing"] == ("False", "ProgressDeadlineExceeded")
+    assert conds["Available"] == ("False", "MinimumReplicasUnavailable")
