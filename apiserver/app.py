@@ -70,19 +70,25 @@ class ServerConfig:
     default_toleration_seconds: int = 300
 
 
+_MODELS: dict[tuple[str, str, str], str | None] = {}
+_STRATEGIES: dict[tuple[str, str, str], Any] = {}
+
+
 def _model_for(res: ResourceInfo) -> str | None:
-    if res.stored is False:
-        return None
-    try:
+    key = (res.group, res.version, res.kind)
+    if key not in _MODELS:
         from apimachinery.schema import model_for
-    except ImportError:
-        return None
-    return model_for(res.group, res.version, res.kind)
+        _MODELS[key] = model_for(res.group, res.version, res.kind) if res.stored else None
+    return _MODELS[key]
 
 
 def _strategy_for(res: ResourceInfo) -> Any:
-    from apiserver.registry import strategy_for
-    return strategy_for(res)
+    key = (res.group, res.version, res.kind)
+    strategy = _STRATEGIES.get(key)
+    if strategy is None or strategy.resource is not res:
+        from apiserver.registry import strategy_for
+        strategy = _STRATEGIES[key] = strategy_for(res)
+    return strategy
 
 
 class APIServer:
@@ -117,6 +123,7 @@ class APIServer:
         self.tracing = not isinstance(trace.get_tracer_provider(),
                                       (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
         self._disc_cache: dict[Any, tuple[bytes, str]] = {}
+        self._routes: dict[str, tuple[int, Route]] = {}
         self.fast = _misc_app(self)
         self._reaper: asyncio.Task[None] | None = None
 
@@ -124,6 +131,9 @@ class APIServer:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":  # pods/exec, attach, portforward (kubelet proxy)
+                from apiserver.proxy import websocket_proxy
+                return await websocket_proxy(self, scope, receive, send)
             if scope["type"] == "lifespan":
                 await self.fast(scope, receive, send)
             return
@@ -176,6 +186,16 @@ class APIServer:
     # ------------------------------------------------------------------ routing
 
     def route(self, path: str) -> Route:
+        cached = self._routes.get(path)
+        if cached is not None and cached[0] == self.registry.generation:
+            return cached[1]
+        r = self._route(path)
+        if len(self._routes) > 8192:
+            self._routes.clear()
+        self._routes[path] = (self.registry.generation, r)
+        return r
+
+    def _route(self, path: str) -> Route:
         parts = [p for p in path.split("/") if p]
         if parts[0] == "api":
             if len(parts) < 2:

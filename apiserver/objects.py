@@ -135,6 +135,10 @@ def unknown_fields(obj: dict[str, Any], model: str | None) -> list[str]:
     return out
 
 
+_LEAF_TYPES = frozenset(("str", "int", "bool", "float", "object", "datetime", "date", "bytearray",
+                         "list[str]", "list[int]"))
+
+
 def _walk_unknown(value: Any, type_string: str, path: str, out: list[str], schema: Any, top: bool = False) -> None:
     if type_string.startswith("list["):
         if isinstance(value, list):
@@ -142,7 +146,11 @@ def _walk_unknown(value: Any, type_string: str, path: str, out: list[str], schem
             for i, item in enumerate(value):
                 _walk_unknown(item, inner, f"{path}[{i}]", out, schema)
         return
+    if type_string in _LEAF_TYPES:
+        return
     if type_string.startswith("dict("):
+        if type_string in ("dict(str, str)", "dict(str, object)"):
+            return
         if isinstance(value, dict):
             inner = type_string[type_string.index(",") + 1:-1].strip()
             for k, item in value.items():
