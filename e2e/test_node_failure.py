@@ -15,13 +15,13 @@ from test_scheduler_harness import get_json, pods_by_node, scheduler_cluster
 pytestmark = pytest.mark.e2e
 
 NODES = ["node-1", "node-2", "node-3"]
-TOLERATE_5S = """      tolerations:
-      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 5}
-      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 5}
+TOLERATE_2S = """      tolerations:
+      - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
+      - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 2}
 """
 
 
-def deployment(name: str, replicas: int, extra: str = TOLERATE_5S) -> str:
+def deployment(name: str, replicas: int, extra: str = TOLERATE_2S) -> str:
     return f"""apiVersion: apps/v1
 kind: Deployment
 metadata: {{name: {name}}}
@@ -51,7 +51,7 @@ def running_elsewhere(c, app: str, dead: str, n: int) -> bool:  # type: ignore[n
 
 
 def test_dead_node_pods_move_to_healthy_nodes(tmp_path: Path) -> None:
-    with scheduler_cluster(tmp_path, NODES, node_monitor_grace_period=3.0, lease_renew_seconds=0.5) as (c, h):
+    with scheduler_cluster(tmp_path, NODES, node_monitor_grace_period=2.0, lease_renew_seconds=0.3) as (c, h):
         c.kubectl("apply", "-f", "-", input=deployment("web", 3))
         c.wait_for(lambda: sum(1 for n in pods_by_node(c, selector="app=web").values() if n) == 3
                    and c.kubectl("get", "deploy", "web", "-o", "jsonpath={.status.readyReplicas}").out == "3",
@@ -69,7 +69,7 @@ def test_dead_node_pods_move_to_healthy_nodes(tmp_path: Path) -> None:
         assert (ready["reason"], ready["message"]) == ("NodeStatusUnknown", "Kubelet stopped posting node status.")
         c.wait_for(lambda: {("node.kubernetes.io/unreachable", "NoExecute"),
                             ("node.kubernetes.io/unreachable", "NoSchedule")} <= taints(c, dead), what="taints")
-        # After the 5 s toleration the pods are evicted and replaced on the healthy nodes.
+        # After the 2 s toleration the pods are evicted and replaced on the healthy nodes.
         c.wait_for(lambda: running_elsewhere(c, "web", dead, 3), timeout=60, what="replicas on the other nodes")
         assert not victims & set(pods_by_node(c, selector="app=web"))
         ev = c.kubectl("get", "events", "--field-selector", "reason=TaintManagerEviction").out
@@ -84,7 +84,7 @@ def test_dead_node_pods_move_to_healthy_nodes(tmp_path: Path) -> None:
 
 
 def test_no_mass_eviction_when_every_node_goes_silent(tmp_path: Path) -> None:
-    with scheduler_cluster(tmp_path, NODES, node_monitor_grace_period=3.0, lease_renew_seconds=0.5) as (c, h):
+    with scheduler_cluster(tmp_path, NODES, node_monitor_grace_period=2.0, lease_renew_seconds=0.3) as (c, h):
         c.kubectl("apply", "-f", "-", input=deployment("web", 3))
         c.wait_for(lambda: sum(1 for n in pods_by_node(c, selector="app=web").values() if n) == 3, what="bound")
         before = set(pods_by_node(c, selector="app=web"))
@@ -93,7 +93,7 @@ def test_no_mass_eviction_when_every_node_goes_silent(tmp_path: Path) -> None:
         c.wait_for(lambda: all(ready_status(c, n) == "Unknown" for n in NODES), timeout=30, what="all Unknown")
         lifecycle = next(x for x in h.ctrls if x.name == "nodelifecycle")
         c.wait_for(lambda: lifecycle.disrupted_mode, what="full disruption noticed")
-        time.sleep(7)  # longer than the pods' 5 s toleration: nothing may happen meanwhile
+        time.sleep(4)  # longer than the pods' 2 s toleration: nothing may happen meanwhile
         assert set(pods_by_node(c, selector="app=web")) == before
         assert lifecycle.evicted == 0
         for n in NODES:
@@ -129,7 +129,7 @@ spec:
         assert line[:4] == ["web", "2", "N/A", "0"]
 
         target = sorted(pods_by_node(c, selector="app=web").values())[0]
-        r = c.kubectl("drain", target, "--ignore-daemonsets", "--timeout=6s", check=False, timeout=60)
+        r = c.kubectl("drain", target, "--ignore-daemonsets", "--timeout=3s", check=False, timeout=60)
         assert r.code != 0
         assert "Cannot evict pod as it would violate the pod's disruption budget" in r.err
         assert get_json(c, "node", target)["spec"].get("unschedulable") is True
