@@ -56,9 +56,16 @@ def parser() -> argparse.ArgumentParser:
     kc = sub.add_parser("kubeconfig", help="print the kubeconfig path of a data directory")
     _common(kc)
 
-    cm = sub.add_parser("controller-manager", help="run the controller manager against any cluster")
-    cm.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
-    cm.add_argument("-v", "--verbose", action="store_true")
+    for name, what in (("controller-manager", "the controller manager"), ("scheduler", "the scheduler"),
+                       ("kubelet", "a kubelet (real processes) for one node")):
+        cp = sub.add_parser(name, help=f"run {what} against any cluster")
+        cp.add_argument("--kubeconfig", required=True, help="kubeconfig of the cluster")
+        cp.add_argument("-v", "--verbose", action="store_true")
+        if name == "kubelet":
+            cp.add_argument("--node-name", default="node-1")
+            cp.add_argument("--data-dir", type=Path, default=None, help="kubelet state directory")
+            cp.add_argument("--cleanup", action="store_true",
+                            help="on exit, remove every container, mount, cgroup and namespace of this kubelet")
 
     node = sub.add_parser("node", help="stop or start a node's kubelet (rehearse a node failure)")
     node.add_argument("action", choices=("stop", "start"))
@@ -82,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command in ("up", "apiserver"):
             return _run(_up(args, data_dir, components=args.command == "up"))
-        if args.command == "controller-manager":
-            return _run(_component(args.kubeconfig, "controller-manager"))
+        if args.command in ("controller-manager", "scheduler", "kubelet"):
+            return _run(_component(args, data_dir))
         if args.command == "node":
             return _node(args.action, args.name, data_dir)
     except KeyboardInterrupt:
@@ -112,15 +119,24 @@ def _node(action: str, name: str, data_dir: Path) -> int:
     return 0
 
 
-async def _component(kubeconfig: str, which: str) -> int:
+async def _component(args: argparse.Namespace, data_dir: Path) -> int:
+    """One component alone, against the cluster of --kubeconfig."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if which == "controller-manager":
+    kc = args.kubeconfig
+    print(f"{args.command}: running against {kc}", flush=True)
+    if args.command == "controller-manager":
         from controllers.manager import run_controller_manager
-        print("controller-manager: running", flush=True)
-        await run_controller_manager(kubeconfig, stop=stop)
+        await run_controller_manager(kc, stop=stop)
+    elif args.command == "scheduler":
+        from controllers.scheduler import run_scheduler
+        await run_scheduler(kc, stop=stop)
+    else:
+        from kubelet.agent import run_kubelet  # type: ignore[import-not-found]
+        await run_kubelet(kc, node_name=args.node_name, data_dir=data_dir / "kubelet" / args.node_name,
+                          stop=stop, cleanup=args.cleanup)
     return 0
 
 
