@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    data_dir = (args.data_dir or default_data_dir()).resolve()
+    data_dir = (getattr(args, "data_dir", None) or default_data_dir()).resolve()
     try:
         if args.command == "kubeconfig":
             path = data_dir / "kubeconfig"
@@ -95,10 +95,10 @@ def main(argv: list[str] | None = None) -> int:
             return _node(args.action, args.name, data_dir)
     except KeyboardInterrupt:
         return 130
-    except OSError as e:
+    except Exception as e:  # the CLI prints what a person needs; MIZZEN_DEBUG=1 for the traceback
         if os.environ.get("MIZZEN_DEBUG"):
             raise
-        print(f"mizzen: {e}", file=sys.stderr)
+        print(f"mizzen {args.command}: {e}", file=sys.stderr)
         return 1
     return 2
 
