@@ -56,12 +56,12 @@ class ControllerManager:
         """Until `stop` is set: campaign for the Lease, and while leader run the controllers."""
         async def campaign() -> None:
             if not self.leader_elect:
-                await self._run_controllers()
+                await self._lead()
                 return
             await self._ensure_namespace(LEASE_NAMESPACE)
             elector = LeaderElector(self.client, LEASE_NAME, LEASE_NAMESPACE, self.identity)
             while True:  # lost leadership: stand again
-                await elector.run(on_started=self._run_controllers,
+                await elector.run(on_started=self._lead,
                                   on_stopped=lambda: log.warning("leadership lost; controllers stopped"))
         task = asyncio.ensure_future(campaign())
         stopper = asyncio.ensure_future(stop.wait())
@@ -82,6 +82,19 @@ class ControllerManager:
         except StatusError as e:
             if e.code != 409:
                 log.warning("could not create namespace %s: %s", name, e)
+
+    async def _lead(self) -> None:
+        """Run the controllers for as long as we lead; if they fail, start them afresh (a
+        leader that holds the Lease with dead controllers would stall the whole cluster)."""
+        while True:
+            try:
+                await self._run_controllers()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("controller manager: controllers failed; restarting them in 1s")
+                await asyncio.sleep(1.0)
 
     async def _run_controllers(self) -> None:
         factory = InformerFactory(self.client)
