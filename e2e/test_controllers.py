@@ -505,3 +505,32 @@ def test_progress_deadline_exceeded(cluster: tuple[Cluster, Observer]) -> None:
     conds = {x["type"]: (x["status"], x["reason"]) for x in d["status"]["conditions"]}
     assert conds["Progressing"] == ("False", "ProgressDeadlineExceeded")
     assert conds["Available"] == ("False", "MinimumReplicasUnavailable")
+
+
+def test_api_server_restart_is_survived(tmp_path: Path) -> None:
+    """The API server restarts under running controllers and simulated nodes: their informers
+    resume (or re-list) and a change made after the restart is acted on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "data"
+    c = Cluster.launch(tmp_path, "--port", str(port), command="apiserver", data_dir=data)
+    comp: Components | None = None
+    try:
+        comp = Components(str(c.kubeconfig), NODES).start()
+        ns = "restart"
+        ensure_ns(c, ns)
+        c.kubectl("apply", "-f", "-", input=deployment("svc", ns, "svc:1", replicas=2))
+        c.kubectl("rollout", "status", "deployment/svc", "-n", ns, "--timeout=60s")
+        c.stop()
+        c = Cluster.launch(tmp_path, "--port", str(port), command="apiserver", data_dir=data)
+        c.kubectl("scale", "deployment/svc", "--replicas=4", "-n", ns)
+        out = c.kubectl("rollout", "status", "deployment/svc", "-n", ns, "--timeout=90s").out
+        assert "successfully rolled out" in out
+        assert get_json(c, "deployment/svc", "-n", ns)["status"]["readyReplicas"] == 4
+    finally:
+        if comp is not None:
+            comp.stop()
+        c.stop()
