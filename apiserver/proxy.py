@@ -231,6 +231,24 @@ async def proxy_to_kubelet(server: Any, req: Request, res: ResourceInfo, r: Any)
 
 # ------------------------------------------------------------------------------ WebSocket
 
+def websocket_protocol_class() -> type:
+    """uvicorn's WebSocket protocol, made to accept kubectl's port-forward subprotocol.
+
+    ``websockets`` parses ``Sec-WebSocket-Protocol`` as RFC 6455 tokens, and
+    ``SPDY/3.1+portforward.k8s.io`` is not one (``/``), so the stock protocol refuses kubectl's
+    port-forward with a 400 before the application sees it.  The app chooses the subprotocol
+    itself (``websocket.accept``; uvicorn writes the response header), so parsing is skipped.
+    Pass it as ``uvicorn.Config(ws=websocket_protocol_class())``."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    class KubernetesWebSocketProtocol(WebSocketsSansIOProtocol):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.conn.process_subprotocol = lambda headers: None  # type: ignore[method-assign]
+
+    return KubernetesWebSocketProtocol
+
+
 async def _deny(scope: Scope, send: Send, err: StatusError) -> None:
     """Refuse an upgrade with the Status as an HTTP answer (kubectl then reports it, or
     falls back to SPDY and gets the same Status from ``proxy_to_kubelet``)."""
@@ -315,4 +333,4 @@ async def _relay(kws: aiohttp.ClientWebSocketResponse, receive: Receive, send: S
 
 
 __all__ = ["check_pod", "choose_container", "kubelet_address", "kubelet_query", "proxy_to_kubelet",
-           "websocket_proxy"]
+           "websocket_protocol_class", "websocket_proxy"]
