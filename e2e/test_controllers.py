@@ -534,3 +534,50 @@ def test_api_server_restart_is_survived(tmp_path: Path) -> None:
         if comp is not None:
             comp.stop()
         c.stop()
+
+
+def test_revision_history_limit(cluster: tuple[Cluster, Observer]) -> None:
+    c, _ = cluster
+    ns = "history"
+    ensure_ns(c, ns)
+    manifest = deployment("h", ns, "h:1", replicas=1).replace("  replicas: 1\n", "  replicas: 1\n  revisionHistoryLimit: 1\n")
+    c.kubectl("apply", "-f", "-", input=manifest)
+    for tag in ("h:2", "h:3", "h:4"):
+        c.kubectl("rollout", "status", "deployment/h", "-n", ns, "--timeout=60s")
+        c.kubectl("set", "image", "deployment/h", f"c={tag}", "-n", ns)
+    c.kubectl("rollout", "status", "deployment/h", "-n", ns, "--timeout=60s")
+
+    def pruned() -> bool:
+        revs = sorted(int(r["metadata"]["annotations"]["deployment.kubernetes.io/revision"]) for r in rs_of(c, ns, "h"))
+        return revs == [3, 4]
+    c.wait_for(pruned, timeout=30, what="only the newest old ReplicaSet kept")
+
+
+def test_daemonset_on_delete(cluster: tuple[Cluster, Observer]) -> None:
+    c, _ = cluster
+    ns = "ondelete"
+    ensure_ns(c, ns)
+    manifest = f"""
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {{name: od, namespace: {ns}}}
+spec:
+  selector: {{matchLabels: {{app: od}}}}
+  updateStrategy: {{type: OnDelete}}
+  template:
+    metadata: {{labels: {{app: od}}}}
+    spec: {{containers: [{{name: c, image: "od:1"}}]}}
+"""
+    c.kubectl("apply", "-f", "-", input=manifest)
+
+    def images() -> list[str]:
+        return sorted(p["spec"]["containers"][0]["image"] for p in get_json(c, "pods", "-n", ns, "-l", "app=od")["items"]
+                      if not p["metadata"].get("deletionTimestamp"))
+    c.wait_for(lambda: images() == ["od:1"] * 3, timeout=30, what="3 daemon pods")
+    c.kubectl("apply", "-f", "-", input=manifest.replace("od:1", "od:2"))
+    c.wait_for(lambda: get_json(c, "ds/od", "-n", ns)["status"].get("observedGeneration") == 2, timeout=30,
+               what="new generation observed")
+    assert images() == ["od:1"] * 3  # OnDelete: nothing replaced by itself
+    victim = get_json(c, "pods", "-n", ns, "-l", "app=od")["items"][0]["metadata"]["name"]
+    c.kubectl("delete", "pod", victim, "-n", ns, "--wait=false")
+    c.wait_for(lambda: images() == ["od:1", "od:1", "od:2"], timeout=30, what="the deleted pod replaced by od:2")
