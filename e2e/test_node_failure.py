@@ -71,6 +71,11 @@ def test_dead_node_pods_move_to_healthy_nodes(tmp_path: Path) -> None:
                             ("node.kubernetes.io/unreachable", "NoSchedule")} <= taints(c, dead), what="taints")
         # After the 2 s toleration the pods are evicted and replaced on the healthy nodes.
         c.wait_for(lambda: running_elsewhere(c, "web", dead, 3), timeout=60, what="replicas on the other nodes")
+        gone = get_json(c, "pod", sorted(victims)[0])  # Terminating: its kubelet is not there to finish it
+        assert gone["metadata"].get("deletionTimestamp")
+        target = next(x for x in gone["status"]["conditions"] if x["type"] == "DisruptionTarget")
+        assert (target["status"], target["reason"]) == ("True", "DeletionByTaintManager")
+        assert next(x for x in gone["status"]["conditions"] if x["type"] == "Ready")["status"] == "False"
         assert not victims & set(pods_by_node(c, selector="app=web"))
         ev = c.kubectl("get", "events", "--field-selector", "reason=TaintManagerEviction").out
         assert f"Marking for deletion Pod default/{sorted(victims)[0]}" in ev

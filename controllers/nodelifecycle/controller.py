@@ -149,6 +149,16 @@ class NodeLifecycleController(Controller):
             return Result(requeue_after=wait)
         ns, name = podutil.namespace_of(pod), podutil.name_of(pod)
         self.taint_recorder.event(pod, NORMAL, "TaintManagerEviction", f"Marking for deletion Pod {ns}/{name}")
+        cond = podutil.pod_condition(pod, "DisruptionTarget")
+        if cond is None or cond.get("status") != "True":
+            body = {"status": {"conditions": [{"type": "DisruptionTarget", "status": "True",
+                                               "reason": "DeletionByTaintManager",
+                                               "message": "Taint manager: deleting due to NoExecute taint",
+                                               "lastTransitionTime": _now_str()}]}}
+            try:
+                await self.client.patch(PODS, name, body, namespace=ns, patch_type="strategic", subresource="status")
+            except NotFound:
+                return None
         try:
             await self.client.delete(PODS, name, ns, preconditions={"uid": podutil.uid_of(pod)})
         except NotFound:
