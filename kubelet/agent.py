@@ -1,0 +1,208 @@
+"""The mizzen kubelet: the node agent that turns pods bound to its node into containers.
+
+    await run_kubelet(kubeconfig, node_name="node-1", data_dir=Path(".../kubelet"), stop=ev)
+
+Why it exists: it is the real runtime behind ``mizzen up`` (``--runtime real``). It registers
+its Node and renews its Lease (``node.py``), watches the pods with ``spec.nodeName=<node>``,
+and runs one ``PodWorker`` per pod uid (``podworker.py``). Containers are started through
+``kubelet.runtime.Runtime``, whose per-container shims outlive the kubelet: a kubelet that
+stops (or is killed) leaves containers running, and the next one on the same data dir adopts
+them (restart counts and all). With ``cleanup=True`` it removes, on stop, every container,
+mount, cgroup and network namespace it made.
+
+Pod IPs: pod networking comes in a later issue; each pod has its own network namespace with
+only loopback, so the kubelet reports ``podIP`` = ``127.0.0.1`` (what the pod is reachable
+at from inside itself) and ``hostIP`` = the node's InternalIP ``127.0.0.1``.
+
+Node failure rehearsal: ``Kubelet.pause()`` stops heartbeats and pod syncing (containers keep
+running, as on a machine whose kubelet hangs), ``await Kubelet.resume()`` starts them again.
+
+It must never kill, unmount or remove anything that is not named after its own runtime
+(``mizzen-<unique>``), and never act on pods bound to other nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from apimachinery.client import EventRecorder, Informer
+from apimachinery.client.rest import ApiClient
+from kubelet.node import NODE_IP, NodeAgent
+from kubelet.podworker import PodWorker
+from kubelet.runtime import ContainerRuntimeError, ContainerStatus, Runtime
+from kubelet.runtime import netns as netns_mod
+from kubelet.runtime.cgroups import BEST_EFFORT, BURSTABLE, GUARANTEED
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+DEFAULT_BACKOFF_BASE = 10.0
+
+
+def backoff_base_from_env() -> float:
+    """MIZZEN_KUBELET_BACKOFF_BASE (seconds) shortens the crash-loop back-off for tests."""
+    raw = os.environ.get("MIZZEN_KUBELET_BACKOFF_BASE", "")
+    try:
+        return float(raw) if raw else DEFAULT_BACKOFF_BASE
+    except ValueError:
+        return DEFAULT_BACKOFF_BASE
+
+
+class Kubelet:
+    """One node's kubelet. ``run(stop)`` until ``stop`` is set; ``pause``/``resume``."""
+
+    def __init__(self, client: ApiClient, node_name: str, data_dir: Path | str, *, port: int = 0,
+                 backoff_base: float | None = None, runtime: Runtime | None = None) -> None:
+        self.client = client
+        self.node_name = node_name
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.runtime = runtime or Runtime(str(self.data_dir))
+        self.node = NodeAgent(client, node_name, str(self.data_dir), port=port)
+        self.recorder = EventRecorder(client, "kubelet", host=node_name)
+        self.backoff_base = backoff_base if backoff_base is not None else backoff_base_from_env()
+        self.node_ip = NODE_IP
+        self.pod_ip = "127.0.0.1"
+        self.paused = False
+        self.workers: dict[str, PodWorker] = {}
+        self.pods = Informer(client, "pods", field_selector=f"spec.nodeName={node_name}")
+        self.pods.add_handler(on_add=self._pod_event, on_update=lambda _old, new: self._pod_event(new),
+                              on_delete=self._pod_deleted)
+        self._adopted: dict[str, list[ContainerStatus]] = {}
+        self._started = False
+
+    @property
+    def registered(self) -> asyncio.Event:
+        return self.node.registered
+
+    # ---- pods -------------------------------------------------------------------------
+
+    def _pod_event(self, pod: Obj) -> None:
+        if not self._started:
+            return
+        uid = (pod.get("metadata") or {}).get("uid", "")
+        if (pod.get("spec") or {}).get("nodeName") != self.node_name or not uid:
+            return
+        w = self.workers.get(uid)
+        if w is None:
+            w = PodWorker(self, pod, self._adopted.pop(uid, []))
+            self.workers[uid] = w
+            w.start()
+        else:
+            w.update(pod)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        w = self.workers.get((pod.get("metadata") or {}).get("uid", ""))
+        if w is not None and not w.done:
+            w.update(None)
+
+    def worker_done(self, uid: str) -> None:
+        self.workers.pop(uid, None)
+
+    async def remove_pod_resources(self, uid: str) -> None:
+        """The pod's cgroup (whatever its QoS class), network namespace and directory."""
+        for qos in (GUARANTEED, BURSTABLE, BEST_EFFORT):
+            with contextlib.suppress(OSError, ContainerRuntimeError):
+                await self.runtime.remove_pod_cgroup(uid, qos)
+        with contextlib.suppress(OSError, ContainerRuntimeError):
+            await self.runtime.delete_pod_netns(uid)
+        with contextlib.suppress(OSError, ContainerRuntimeError):
+            await self.runtime.remove_pod_dir(uid)
+
+    async def _remove_orphans(self) -> None:
+        """Containers and pod resources whose pod is no longer bound here (deleted while the
+        kubelet was down)."""
+        known = {(p.get("metadata") or {}).get("uid") for p in self.pods.store.list()}
+        orphans: dict[str, list[ContainerStatus]] = {uid: cs for uid, cs in self._adopted.items() if uid not in known}
+        for uid, lst in orphans.items():
+            self._adopted.pop(uid, None)
+            for cs in lst:
+                with contextlib.suppress(ContainerRuntimeError, OSError):
+                    await self.runtime.stop_container(cs.id, 0)
+                    await self.runtime.remove_container(cs.id)
+        pods_dir = self.data_dir / "pods"
+        uids = set(orphans)
+        if pods_dir.is_dir():
+            uids |= {d.name for d in pods_dir.iterdir() if d.name not in known}
+        prefix = self.runtime.name + "-"
+        for path in await asyncio.to_thread(netns_mod.list_netns, prefix):
+            uid = os.path.basename(path)[len(prefix):]
+            if uid not in known:
+                uids.add(uid)
+        for uid in uids:
+            await self.remove_pod_resources(uid)
+
+    # ---- node failure rehearsal -------------------------------------------------------
+
+    def pause(self) -> None:
+        """Stop heartbeats and pod syncing (the containers keep running)."""
+        self.paused = True
+        self.node.pause()
+
+    async def resume(self) -> None:
+        self.paused = False
+        await self.node.resume()
+        for w in list(self.workers.values()):
+            w.wake()
+        for p in self.pods.store.list():
+            self._pod_event(p)
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, cleanup: bool = False) -> None:
+        await self.runtime.start()
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await asyncio.to_thread(self.runtime.images.ensure_busybox)
+            for cs in await self.runtime.list_containers():
+                self._adopted.setdefault(cs.pod_uid, []).append(cs)
+            await self.node.register()
+            tasks.append(asyncio.create_task(self.node.run(stop), name="kubelet-node"))
+            tasks.append(self.pods.start())
+            await self.pods.wait_synced()
+            await self._remove_orphans()
+            self._started = True
+            for p in self.pods.store.list():
+                self._pod_event(p)
+            log.info("kubelet: node %s running (%d pod(s), %d adopted container(s))", self.node_name,
+                     len(self.workers), sum(len(w.containers) for w in self.workers.values()))
+            await stop.wait()
+        finally:
+            self._started = False
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self.pods.stop()
+            await asyncio.gather(*(w.stop() for w in list(self.workers.values())), return_exceptions=True)
+            self.workers.clear()
+            with contextlib.suppress(Exception):
+                await self.recorder.close(timeout=2)
+            if cleanup:
+                try:
+                    await self.runtime.cleanup_all()
+                except ContainerRuntimeError as exc:
+                    log.warning("kubelet: %s", exc)
+            await self.runtime.close()
+
+
+async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, stop: asyncio.Event,
+                      cleanup: bool = False, port: int = 0, backoff_base: float | None = None,
+                      on_started: Callable[[Kubelet], None] | None = None) -> None:
+    """Run the kubelet for ``node_name`` until ``stop`` is set. ``on_started`` receives the
+    ``Kubelet`` (for ``pause``/``resume`` and ``registered``) before it registers."""
+    client = ApiClient.from_kubeconfig(kubeconfig_path, user_agent=f"kubelet/v1.32.4-mizzen ({node_name})")
+    try:
+        k = Kubelet(client, node_name, data_dir, port=port, backoff_base=backoff_base)
+        if on_started is not None:
+            on_started(k)
+        await k.run(stop, cleanup=cleanup)
+    finally:
+        await client.close()
