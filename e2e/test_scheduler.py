@@ -56,7 +56,8 @@ def test_pending_with_reasons_then_scheduled_on_new_node(tmp_path: Path) -> None
         described = c.wait_for(lambda: (d := c.kubectl("describe", "pod", "big").out) and "FailedScheduling" in d
                                and d, what="FailedScheduling event")
         assert "default-scheduler" in described and want in " ".join(described.split())
-        assert "PodScheduled      False" in described or "PodScheduled   False" in " ".join(described.split("\n"))
+        cond_lines = [ln.split() for ln in described.splitlines() if ln.strip().startswith("PodScheduled")]
+        assert cond_lines == [["PodScheduled", "False"]]
 
         h.add_node("node-3", {"cpu": "4", "memory": "8Gi", "pods": "110"})
         c.wait_for(lambda: node_of(c, "big") == "node-3", what="big bound to node-3")
@@ -136,3 +137,50 @@ spec:
         assert not [x for x in other.get("status", {}).get("conditions") or [] if x["type"] == "PodScheduled"]
         assert json.loads(c.kubectl("get", "events", "--field-selector", "involvedObject.name=mine",
                                     "-o", "json").out)["items"] == []
+
+
+def test_run_functions_with_leader_election(tmp_path: Path) -> None:
+    """The entry points `mizzen scheduler` / `mizzen up` call: run_scheduler (behind the
+    kube-scheduler Lease), run_node_lifecycle and run_disruption_controller."""
+    import asyncio
+    import threading
+
+    from controllers.disruption import run_disruption_controller
+    from controllers.nodelifecycle import run_node_lifecycle
+    from controllers.scheduler import run_scheduler
+    from kubelet.simulated import run_simulated_nodes
+
+    with Cluster.start(tmp_path, command="apiserver") as c:
+        loop = asyncio.new_event_loop()
+        stop_holder: list[asyncio.Event] = []
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            stop_holder.append(stop)
+            kc = str(c.kubeconfig)
+            await asyncio.gather(run_scheduler(kc, stop=stop), run_node_lifecycle(kc, stop=stop),
+                                 run_disruption_controller(kc, stop=stop),
+                                 run_simulated_nodes(kc, ["node-1"], stop=stop))
+        t = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+        t.start()
+        try:
+            c.kubectl("apply", "-f", "-", input=pod_yaml("p"))
+            c.wait_for(lambda: node_of(c, "p") == "node-1", what="bound by run_scheduler")
+            lease = get_json(c, "lease", "-n", "kube-system", "kube-scheduler")
+            assert lease["spec"]["holderIdentity"]
+            c.kubectl("apply", "-f", "-", input="""apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: p}
+spec:
+  maxUnavailable: 1
+  selector: {matchLabels: {app: none}}
+""")
+            pdb = c.wait_for(lambda: (x := get_json(c, "pdb", "p")).get("status", {}).get("observedGeneration") and x,
+                             what="PDB status")
+            assert pdb["status"]["expectedPods"] == 0 and pdb["status"]["disruptionsAllowed"] == 0
+        finally:
+            if stop_holder:
+                loop.call_soon_threadsafe(stop_holder[0].set)
+            t.join(30)
+            if not t.is_alive():
+                loop.close()
