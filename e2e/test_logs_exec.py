@@ -206,6 +206,22 @@ def test_logs_follow_ends_with_the_container(env) -> None:
             proc.wait()
 
 
+def test_attach_shows_output_until_the_container_exits(env) -> None:
+    c, node = env
+    ids = run_pod(c, node, "ticker", {"c": "while true; do echo tick; sleep 0.2; done"})
+    proc = c.kubectl_bg("attach", "ticker")
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "tick\n"
+        node.call(node.rt.stop_container(ids["c"], 1))
+        proc.communicate(timeout=30)
+        assert proc.returncode == 137   # attach exits with the container's code
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_logs_errors_as_kubernetes(env) -> None:
     c, _node = env
     c.kubectl("run", "nohost", "--image=busybox", "--restart=Never")
@@ -222,6 +238,10 @@ def test_logs_errors_as_kubernetes(env) -> None:
                                 'to start: ContainerCreating')
     r = c.kubectl("logs", "creating", "-c", "nope", check=False)
     assert r.code == 1 and "container nope is not valid for pod creating" in r.err
+    r = c.kubectl("exec", "creating", "--", "true", check=False)
+    assert r.code == 1
+    assert r.err.strip() == ('Error from server (BadRequest): container "c" in pod "creating" is waiting '
+                             'to start: ContainerCreating')
 
 
 def test_exec_exit_codes_stdin_and_cp(env, tmp_path: Path) -> None:

@@ -319,7 +319,10 @@ class KubeletServer:
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         left = opts.limit_bytes
-        async for _stream, chunk in self.follow_log(c, opts):
+        def gone() -> bool:
+            return request.transport is None or request.transport.is_closing()
+
+        async for _stream, chunk in self.follow_log(c, opts, gone=gone):
             if left is not None:
                 chunk = chunk[:left]
                 left -= len(chunk)
@@ -333,11 +336,11 @@ class KubeletServer:
             await resp.write_eof()
         return resp
 
-    async def follow_log(self, c: ContainerStatus, opts: LogOptions, from_end: bool = False
-                         ) -> AsyncIterator[tuple[str, bytes]]:
+    async def follow_log(self, c: ContainerStatus, opts: LogOptions, from_end: bool = False,
+                         gone: Callable[[], bool] = lambda: False) -> AsyncIterator[tuple[str, bytes]]:
         """(stream, rendered bytes) of a container's log: what is written (after since/tail),
         then, with ``follow``, new lines until the container has exited and its log is read
-        to the end, the log is removed, or the server stops."""
+        to the end, the log is removed, the client is ``gone()`` or the server stops."""
         parser = CRIParser()
         path = c.log_path
 
@@ -372,7 +375,7 @@ class KubeletServer:
             return
         since_only = LogOptions(since=opts.since)
         exited_seen = False
-        while not self._closing.is_set():
+        while not self._closing.is_set() and not gone():
             try:
                 data, offset = await asyncio.to_thread(read_from, offset)
             except FileNotFoundError:
@@ -531,7 +534,8 @@ class KubeletServer:
         """Output of the container's main process from now on (its stdio belongs to the shim,
         which records it in the log; stdin cannot be attached)."""
         async def pump() -> None:
-            async for stream, chunk in self.follow_log(c, LogOptions(follow=True), from_end=True):
+            async for stream, chunk in self.follow_log(c, LogOptions(follow=True), from_end=True,
+                                                       gone=lambda: ws.closed):
                 if stream == "stdout" and stdout:
                     await self._send(ws, STDOUT, chunk)
                 elif stream == "stderr" and (stderr or tty):

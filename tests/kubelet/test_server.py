@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import secrets
-import struct
 from urllib.parse import urlencode
 
 import aiohttp
@@ -232,14 +231,29 @@ async def test_port_forward_into_the_pod_network(rt, kubelet, http) -> None:
         assert body.startswith(b"HTTP/1.") and body.endswith(b"hello from the pod\n")
 
 
-def test_spdy_frames_survive_any_split() -> None:
-    tx, rx = spdy.HeaderCodec(), spdy.HeaderCodec()
-    wire = (spdy.syn_stream(tx, 1, {"streamtype": ["data"], "port": ["80"]}) + spdy.data_frame(1, b"abc", fin=True)
-            + spdy.syn_stream(tx, 3, {"streamtype": ["error"]}) + spdy.ping(7) + spdy.rst_stream(3, 5))
-    parser, frames = spdy.FrameParser(rx), []
-    for i in range(0, len(wire), 3):
-        frames += parser.feed(wire[i:i + 3])
-    assert [(f.type, f.stream_id) for f in frames] == [(1, 1), (0, 1), (1, 3), (6, 0), (3, 3)]
-    assert frames[0].headers == {"streamtype": ["data"], "port": ["80"]} and frames[1].fin
-    assert frames[3].value == 7 and frames[4].value == 5
-    assert struct.unpack("!I", wire[8:12])[0] == 1
+async def test_attach_streams_output_until_the_container_exits(rt, kubelet, http) -> None:
+    cid = await start(rt, "while true; do echo tick; sleep 0.1; done")
+    out, status = b"", {}
+    async with http.ws_connect(f"{kubelet}/attach/default/web/c?output=1&error=1", ssl=False,
+                               protocols=["v5.channel.k8s.io"]) as ws:
+        async for m in ws:
+            ch, data = m.data[0], m.data[1:]
+            if ch == 1:
+                out += data
+                if out.count(b"tick") == 2:
+                    await rt.stop_container(cid, 1)
+            elif ch == 3:
+                status = json.loads(data)
+    assert out.startswith(b"tick\ntick\n")
+    assert status["status"] == "Failure" and status["details"]["causes"][0]["message"] == "137"
+
+
+async def test_exec_refused_before_upgrade_when_not_running(rt, kubelet, http) -> None:
+    cid = await start(rt, "exit 0")
+    await rt.wait_container(cid, 20)
+    with pytest.raises(aiohttp.WSServerHandshakeError) as e:
+        await http.ws_connect(f"{kubelet}/exec/default/web/c?command=true&output=1", ssl=False,
+                              protocols=["v5.channel.k8s.io"])
+    assert e.value.status == 400
+    async with http.get(f"{kubelet}/exec/default/web/c?command=true&output=1", ssl=False) as r:
+        assert r.status == 400
