@@ -192,6 +192,7 @@ class PodWorker:
         self._wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.volume_skips_reported = False
+        self.sandbox_removed = False
 
     # ---- control ----------------------------------------------------------------------
 
@@ -299,8 +300,7 @@ class PodWorker:
             return None
         phase = (self.last_sent or pod.get("status") or {}).get("phase")
         if phase in ("Succeeded", "Failed"):
-            await self._kill_running(pod, 0, "")
-            await self._write_status(pod, now)
+            await self._finished(pod, now)
             return None
         if self.start_time is None:
             self.start_time = status.rfc3339(now)
@@ -309,8 +309,7 @@ class PodWorker:
         if ads is not None and not self.deadline_exceeded and now - started >= float(ads):
             self.deadline_exceeded = True
             self._event(NORMAL, "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
-            await self._kill_running(pod, 0, "")
-            await self._write_status(pod, now)
+            await self._finished(pod, now)
             return None
         if not await self._ensure_sandbox(pod):
             await self._write_status(pod, now)
@@ -639,6 +638,16 @@ class PodWorker:
                 await self.rt.stop_container(cs.id, grace)
         await asyncio.gather(*(one(n, cs) for n, cs in running))
         await self._refresh()
+
+    async def _finished(self, pod: Obj, now: float) -> None:
+        """A pod in a terminal phase: nothing runs any more and its network namespace goes
+        (Kubernetes removes the sandbox); exited containers stay for ``kubectl logs``."""
+        await self._kill_running(pod, 0, "")
+        await self._write_status(pod, now)
+        if not self.sandbox_removed:
+            with contextlib.suppress(OSError, ContainerRuntimeError):
+                await self.rt.delete_pod_netns(self.uid)
+            self.sandbox_removed = True
 
     async def _terminate(self, pod: Obj) -> None:
         meta = pod["metadata"]

@@ -115,7 +115,7 @@ async def run_probe(probe: Obj, container: Obj, target: ProbeTarget, timeout: fl
         if timed_out:
             return False, f"command {argv!r} timed out"
         if code != 0:
-            return False, out.decode("utf-8", "replace").strip() or f"command {argv!r} exited with {code}"
+            return False, out.decode("utf-8", "replace").strip()
         return True, ""
     if probe.get("tcpSocket"):
         t = probe["tcpSocket"]

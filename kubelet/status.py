@@ -146,9 +146,6 @@ def api_container_status(v: ContainerView) -> Obj:
     else:
         state = {"waiting": {"reason": "ContainerCreating"}}
     restarts = int(latest.get("attempt", 0)) if latest is not None else 0
-    if v.waiting is not None and latest is not None and latest.get("state") == "exited" \
-            and v.waiting[0] not in ("ContainerCreating",):
-        restarts = int(latest.get("attempt", 0))
     out: Obj = {"name": v.name, "image": v.image, "imageID": "", "ready": v.ready,
                 "restartCount": restarts, "started": v.started, "state": state, "lastState": last}
     if latest is not None:
