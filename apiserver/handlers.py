@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -326,9 +327,9 @@ class Handlers:
 
     async def apply(self, res: ResourceInfo, namespace: str | None, name: str, patch_doc: Any, opts: Options,
                     subresource: str, force: bool) -> tuple[dict[str, Any] | KeyValue, int]:
-        """Server-side apply (simplified: the applied configuration is merged over the live
-        object as a strategic merge; field ownership and conflicts are not tracked yet)."""
-        from apimachinery.patch import strategic
+        """Server-side apply (apiserver.fieldmanager): the applied configuration is merged into
+        the live object with field ownership, pruning and conflicts; created when absent."""
+        from apiserver.fieldmanager import FieldManager
 
         if not isinstance(patch_doc, dict):
             raise BadRequest("apply patch must be an object")
@@ -336,19 +337,28 @@ class Handlers:
             raise BadRequest("fieldManager is required for apply requests")
         self.check_type(res, patch_doc)
         model = self.model_for(res)
+        fm = FieldManager(lambda _api_version, _kind: model)
         applied = patch_doc
+        has_status = res.subresource("status") is not None
+        apply_opts = _ApplyOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(Options)})
+
+        def run(current: dict[str, Any] | None) -> dict[str, Any]:
+            return fm.apply(current, applied, opts.field_manager, force=force, subresource=subresource,
+                            api_version=res.api_version, reset_status=has_status)
+
+        created = run(None)  # validates the configuration before anything is read
 
         def transform(current: dict[str, Any]) -> dict[str, Any]:
-            new = strategic.apply(current, applied, model)
+            new = run(current)
             self.check_fields(res, new, opts)
             return new
 
         def create_new() -> dict[str, Any]:
-            obj = deepcopy(applied)
+            obj = deepcopy(created)
             meta(obj)["name"] = name
             return obj
 
-        return await self.guaranteed_update(res, namespace, name, transform, opts, subresource, "Apply",
+        return await self.guaranteed_update(res, namespace, name, transform, apply_opts, subresource, "Apply",
                                             create_if_missing=create_new)
 
     # ---------------------------------------------------------------- delete
@@ -458,7 +468,7 @@ class Handlers:
             new.setdefault("spec", {})["replicas"] = replicas
             return new
 
-        stored, _ = await self.guaranteed_update(res, namespace, name, transform, opts)
+        stored, _ = await self.guaranteed_update(res, namespace, name, transform, opts, "scale")
         obj = stored.obj if isinstance(stored, KeyValue) else stored
         return scale_of(res, obj)
 
@@ -628,22 +638,14 @@ class Handlers:
 
     def set_managed_fields(self, new: dict[str, Any], old: dict[str, Any] | None, opts: Options,
                            operation: str, subresource: str = "") -> None:
-        """Record which manager touched the object last (a coarse managedFields entry per
-        manager and operation; per-field ownership arrives with server-side apply)."""
-        manager = opts.field_manager
-        if not manager:
+        """Record in managedFields which fields this write's manager now owns
+        (apiserver.fieldmanager); an apply has computed them already."""
+        from apiserver.fieldmanager import FieldManager
+
+        if isinstance(opts, _ApplyOptions) or not opts.field_manager:
             return
-        m = new["metadata"]
-        entries = [e for e in (m.get("managedFields") or [])
-                   if not (e.get("manager") == manager and e.get("operation") == operation
-                           and e.get("subresource", "") == subresource)]
-        entry: dict[str, Any] = {"manager": manager, "operation": operation, "apiVersion": new.get("apiVersion"),
-                                 "time": rfc3339(), "fieldsType": "FieldsV1",
-                                 "fieldsV1": _fields_v1(new, subresource)}
-        if subresource:
-            entry["subresource"] = subresource
-        entries.append(entry)
-        m["managedFields"] = entries
+        FieldManager().update(old, new, opts.field_manager, operation, subresource,
+                              str(new.get("apiVersion") or ""), rfc3339())
 
 
 def scale_of(res: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
@@ -671,24 +673,9 @@ def scale_of(res: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     return scale
 
 
-def _fields_v1(obj: dict[str, Any], subresource: str) -> dict[str, Any]:
-    """A coarse field set: the top-level sections the manager wrote."""
-    if subresource == "status":
-        return {"f:status": {}}
-    out: dict[str, Any] = {}
-    for k in obj:
-        if k in ("apiVersion", "kind", "status"):
-            continue
-        if k == "metadata":
-            md = {}
-            for mk in ("labels", "annotations"):
-                if obj["metadata"].get(mk):
-                    md[f"f:{mk}"] = {f"f:{x}": {} for x in obj["metadata"][mk]}
-            if md:
-                out["f:metadata"] = md
-        else:
-            out[f"f:{k}"] = {}
-    return out
+@dataclass
+class _ApplyOptions(Options):
+    """The options of a server-side apply: its managedFields come from the apply itself."""
 
 
 def _patch_error(e: Exception) -> StatusError:
