@@ -2,7 +2,8 @@
 plugin, each giving 0..100 per node (after normalisation), summed with kube-scheduler's
 default weights:
 
-    TaintToleration 3, NodeAffinity 2, spread (SelectorSpread) 2,
+    TaintToleration 3, NodeAffinity 2, spread (SelectorSpread) 2, PodTopologySpread
+    (ScheduleAnyway constraints) 2,
     NodeResourcesFit (LeastAllocated) 1, NodeResourcesBalancedAllocation 1.
 
 Worked example (4-cpu/8Gi nodes, pod asking 1 cpu / 1Gi): node A already has 2 cpu, 1Gi
@@ -28,6 +29,7 @@ MAX_SCORE = 100
 WEIGHT_TAINT = 3
 WEIGHT_NODE_AFFINITY = 2
 WEIGHT_SPREAD = 2
+WEIGHT_TOPOLOGY_SPREAD = 2
 WEIGHT_LEAST_ALLOCATED = 1
 WEIGHT_BALANCED = 1
 ZONE_WEIGHTING = 2 / 3  # SelectorSpread: zone spreading counts twice as much as node spreading
@@ -105,6 +107,42 @@ def spread_scores(pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
     return out
 
 
+def topology_spread_scores(pod: PodInfo, nodes: list[NodeInfo]) -> list[int] | None:
+    """PodTopologySpread for `whenUnsatisfiable: ScheduleAnyway` constraints: fewer matching
+    pods in the node's domain score higher (None when the pod has no such constraint).
+    Worked example: one zone constraint, zones a:3 b:1 -> nodes in a 0, in b 100 - 100//3 = 67."""
+    soft = [c for c in pod.spread if not c.hard]
+    if not soft:
+        return None
+    counts: list[dict[str, int]] = []
+    for c in soft:
+        per: dict[str, int] = {}
+        for n in nodes:
+            v = n.labels.get(c.topology_key)
+            if v is None or v in per:
+                continue
+            per[v] = 0
+        counts.append(per)
+    seen: set[str] = set()
+    for n in nodes:
+        if n.name in seen:
+            continue
+        seen.add(n.name)
+        for c, per in zip(soft, counts, strict=True):
+            v = n.labels.get(c.topology_key)
+            if v is None:
+                continue
+            per[v] += sum(1 for p in n.pods.values() if p.namespace == pod.namespace and c.selector.matches(p.labels))
+    raw = []
+    for n in nodes:
+        total = 0
+        for c, per in zip(soft, counts, strict=True):
+            v = n.labels.get(c.topology_key)
+            total += per.get(v, 0) if v is not None else max(per.values(), default=0) + 1
+        raw.append(total)
+    return normalize(raw, reverse=True)
+
+
 def score_nodes(pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
     """The weighted sum of every score for each of `nodes` (which all passed the filters)."""
     la = [least_allocated(pod, n) for n in nodes]
@@ -115,5 +153,7 @@ def score_nodes(pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
     else:
         aff = [0] * len(nodes)
     spread = spread_scores(pod, nodes)
+    topo = topology_spread_scores(pod, nodes)
     return [WEIGHT_LEAST_ALLOCATED * la[i] + WEIGHT_BALANCED * ba[i] + WEIGHT_TAINT * taint[i]
-            + WEIGHT_NODE_AFFINITY * aff[i] + WEIGHT_SPREAD * spread[i] for i in range(len(nodes))]
+            + WEIGHT_NODE_AFFINITY * aff[i] + WEIGHT_SPREAD * spread[i]
+            + (WEIGHT_TOPOLOGY_SPREAD * topo[i] if topo is not None else 0) for i in range(len(nodes))]

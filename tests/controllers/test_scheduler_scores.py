@@ -240,3 +240,17 @@ def test_fast_path_scores_equal_the_score_plugins(seed: int) -> None:
         want = S.score_nodes(pod, [s.nodes[name] for name in names])
         assert [sc for _, sc in s.last_scores] == want
         assert dict(s.last_scores)[node] == max(want)
+
+
+def test_soft_topology_spread_prefers_emptier_zone() -> None:
+    nodes = [mknode("a1", labels={"topology.kubernetes.io/zone": "a"}),
+             mknode("a2", labels={"topology.kubernetes.io/zone": "a"}),
+             mknode("b1", labels={"topology.kubernetes.io/zone": "b"})]
+    for i in range(3):
+        nodes[i % 2].add_pod(mkpod(f"w{i}", labels={"app": "web"}))
+    nodes[2].add_pod(mkpod("w9", labels={"app": "web"}))
+    soft = [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+             "labelSelector": {"matchLabels": {"app": "web"}}}]
+    pod = mkpod("new", labels={"app": "web"}, spread=soft)
+    assert S.topology_spread_scores(pod, nodes) == [0, 0, 67]  # zone a holds 3, zone b 1
+    assert S.topology_spread_scores(mkpod("plain"), nodes) is None
