@@ -251,15 +251,15 @@ class NodeLifecycleController(Controller):
             bucket.set_rate(D.zone_eviction_rate(self.zone_states.get(zone, D.NORMAL), size, self.rate,
                                                  self.secondary_rate, self.large_cluster_threshold), now)
             for name in list(queue):
-                node = self.node_informer.store.get(name)
-                want = D.noexecute_taint_key(node) if node is not None else None
-                if want is None:
+                current = self.node_informer.store.get(name)
+                want = D.noexecute_taint_key(current) if current is not None else None
+                if current is None or want is None:
                     queue.pop(name, None)
                     continue
                 if not bucket.try_take(now):
                     break
                 queue.pop(name, None)
-                await self._set_taints(node, D.noschedule_taint_keys(node), want, at)  # type: ignore[arg-type]
+                await self._set_taints(current, D.noschedule_taint_keys(current), want, at)
 
     async def _set_taints(self, node: Obj, noschedule: set[str], noexecute: str | None | bool, at: str) -> None:
         taints = D.taints_with(node, noschedule, noexecute, at)

@@ -234,10 +234,10 @@ def eviction_delay(tolerations: list[Obj], taints: list[Obj]) -> float | None:
         if tol is None:
             return 0.0
         used.append(tol)
-    secs = [t.get("tolerationSeconds") for t in used if t.get("tolerationSeconds") is not None]
+    secs = [int(t["tolerationSeconds"]) for t in used if t.get("tolerationSeconds") is not None]
     if not secs:
         return None
-    return float(max(0, min(int(s) for s in secs)))
+    return float(max(0, min(secs)))
 
 
 def parse_time(s: str | None) -> float | None:
