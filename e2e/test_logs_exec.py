@@ -10,6 +10,7 @@ Everything (containers, network namespaces, cgroups, the server) is removed at t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -225,6 +226,8 @@ def test_attach_shows_output_until_the_container_exits(env) -> None:
 def test_logs_errors_as_kubernetes(env) -> None:
     c, _node = env
     c.kubectl("run", "nohost", "--image=busybox", "--restart=Never")
+    r = c.kubectl("exec", "nohost", "--", "true", check=False)
+    assert r.code == 1 and "pod nohost does not have a host assigned" in r.err
     r = c.kubectl("logs", "nohost", check=False)
     assert r.code == 1 and r.err.strip() == \
         "Error from server (BadRequest): pod nohost does not have a host assigned"
@@ -260,14 +263,18 @@ def test_exec_exit_codes_stdin_and_cp(env, tmp_path: Path) -> None:
     back = tmp_path / "back.bin"
     c.kubectl("cp", "shell:/tmp/payload.bin", str(back))
     assert back.read_bytes() == payload.read_bytes()
-    r = c.kubectl("exec", "nohost", "--", "true", check=False)
-    assert r.code == 1 and "pod nohost does not have a host assigned" in r.err
+    tty = subprocess.run(["script", "-qec", "kubectl exec -it shell -- sh -c 'tty; stty size'", "/dev/null"],
+                         env=c.env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert tty.returncode == 0, tty
+    assert "/dev/pts/" in tty.stdout, tty
 
 
 def test_port_forward_to_busybox_httpd(env) -> None:
     c, node = env
     run_pod(c, node, "web", {"httpd": "mkdir -p /www && echo hello through port-forward > /www/index.html "
-                                      "&& exec httpd -f -p 8080 -h /www"}, network=True)
+                                      "&& dd if=/dev/urandom of=/www/big bs=1M count=8 2>/dev/null "
+                                      "&& md5sum /www/big > /www/big.md5 && exec httpd -f -p 8080 -h /www"},
+            network=True)
     proc = subprocess.Popen(["kubectl", "port-forward", "pod/web", ":8080"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=c.env)
     try:
@@ -285,6 +292,11 @@ def test_port_forward_to_busybox_httpd(env) -> None:
                 return ""
         assert c.wait_for(fetch, what="an answer through port-forward") == "hello through port-forward\n"
         assert fetch() == "hello through port-forward\n"   # a second connection on the same session
+        with urllib.request.urlopen(url + "big.md5", timeout=10) as resp:
+            expected = resp.read().decode().split()[0]
+        with urllib.request.urlopen(url + "big", timeout=60) as resp:
+            big = resp.read()
+        assert len(big) == 8 << 20 and hashlib.md5(big).hexdigest() == expected
     finally:
         proc.terminate()
         proc.wait(10)

@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import logging
 import os
+import socket
 import ssl
 import tempfile
 import time
@@ -238,12 +239,14 @@ class KubeletServer:
         app.router.add_route("*", "/portforward/{ns}/{pod}/{uid}", self._portforward)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=await self._ssl_context(),
-                           backlog=128)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        site = web.SockSite(self._runner, sock, ssl_context=await self._ssl_context(), backlog=128)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("kubelet server listening on https://%s:%d", self.host, self.port)
         return self.port
 
@@ -659,16 +662,16 @@ class PortForwardSession:
             if pair.error_id and pair.data_id and pair.task is None:
                 pair.task = asyncio.ensure_future(self.forward(pair))
         elif f.type == 0:
-            pair = self.by_stream.get(f.stream_id)
-            if pair is not None and f.stream_id == pair.data_id and pair.queue is not None:
+            target = self.by_stream.get(f.stream_id)
+            if target is not None and f.stream_id == target.data_id and target.queue is not None:
                 if f.data:
-                    pair.queue.put_nowait(f.data)
+                    target.queue.put_nowait(f.data)
                 if f.fin:
-                    pair.queue.put_nowait(None)
+                    target.queue.put_nowait(None)
         elif f.type == spdy.RST_STREAM:
-            pair = self.by_stream.get(f.stream_id)
-            if pair is not None and pair.task is not None:
-                pair.task.cancel()
+            target = self.by_stream.get(f.stream_id)
+            if target is not None and target.task is not None:
+                target.task.cancel()
         elif f.type == spdy.PING:
             await self.send(spdy.ping(f.value))
         elif f.type == spdy.GOAWAY:
