@@ -112,11 +112,13 @@ def decode_continue(token: str) -> tuple[int, str]:
 
 
 def strip_for_compare(obj: dict[str, Any]) -> dict[str, Any]:
-    """The object without the fields every write changes, to tell a no-op update."""
+    """The object without the fields every write changes, to tell a no-op update.
+    managedFields stay: a write that only changes ownership (a second applier co-owning a
+    field, kubectl's managedFields upgrade from client-side apply) must be stored; the field
+    manager leaves them untouched when nothing changed."""
     o = copy.copy(obj)
     m = dict(o.get("metadata") or {})
     m.pop("resourceVersion", None)
-    m.pop("managedFields", None)
     o["metadata"] = m
     return o
 
