@@ -92,6 +92,10 @@ ATOMIC_MODELS = frozenset({
 ATOMIC_FIELDS = frozenset({
     ("V1ServiceSpec", "selector"), ("V1PodSpec", "nodeSelector"), ("V1ReplicationControllerSpec", "selector"),
 })
+# Fields a Go object always serializes (non-pointer structs, lists without omitempty): they
+# exist in a kind's zero value, so writing into them never owns the struct or list itself.
+# Nested structs are treated that way in general; these are the lists.
+ALWAYS_PRESENT = frozenset({("V1PodSpec", "containers")})
 _SCALARS = frozenset({"str", "int", "bool", "float", "datetime", "date", "bytearray"})
 
 
@@ -261,7 +265,7 @@ def compare(lhs: Any, rhs: Any, t: _Type) -> Comparison:
     return c
 
 
-def _compare(lhs: Any, rhs: Any, t: _Type, path: Path, c: Comparison) -> None:
+def _compare(lhs: Any, rhs: Any, t: _Type, path: Path, c: Comparison, member: bool = True) -> None:
     if lhs is not MISSING and rhs is not MISSING and lhs == rhs:
         return
     ls = lhs if lhs is not MISSING else rhs
@@ -273,14 +277,16 @@ def _compare(lhs: Any, rhs: Any, t: _Type, path: Path, c: Comparison) -> None:
             ld = lhs if isinstance(lhs, dict) else {}
             rd = rhs if isinstance(rhs, dict) else {}
             for k in ld.keys() | rd.keys():
-                _compare(ld.get(k, MISSING), rd.get(k, MISSING), _child(t, k), path + (element(k),), c)
+                ct = _child(t, k)
+                _compare(ld.get(k, MISSING), rd.get(k, MISSING), ct, path + (element(k),), c,
+                         t.kind != "struct" or (ct.kind != "struct" and (t.model, k) not in ALWAYS_PRESENT))
         else:
             li = dict(_index(t, lhs)) if isinstance(lhs, list) else {}
             ri = dict(_index(t, rhs)) if isinstance(rhs, list) else {}
             et = _item_type(t)
             for pe in li.keys() | ri.keys():
                 _compare(li.get(pe, MISSING), ri.get(pe, MISSING), et, path + (pe,), c)
-        if path:
+        if path and member:
             if lhs is MISSING:
                 c.added.add(path)
             elif rhs is MISSING:
