@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import logging
 import os
+import re
 import socket
 import ssl
 import tempfile
@@ -164,6 +165,32 @@ class CRIParser:
         out = [LogRecord(r.ts, r.stream, r.content, complete=False) for r in self._partial.values()]
         self._partial.clear()
         return sorted(out, key=lambda r: r.ts)
+
+
+_FULL_PREFIX = re.compile(rb"^(\S+) (?:stdout|stderr) F ", re.M)
+_PARTIAL = re.compile(rb"^\S+ (?:stdout|stderr) P ", re.M)
+
+
+def render_fast(data: bytes, tail_lines: int | None, timestamps: bool) -> tuple[bytes, bytes] | None:
+    """The common case at C speed: a log of full (``F``) lines only, no since filter.
+    Returns (rendered complete lines after tailLines, the incomplete rest to parse later), or
+    None when the slow path (``CRIParser``) must decide: partial records or malformed lines.
+    Example: ``T stdout F a\nT stderr F b\nT std`` with tail 1 -> (``b\n``, ``T std``)."""
+    if _PARTIAL.search(data):
+        return None
+    end = data.rfind(b"\n") + 1
+    body, rest = data[:end], data[end:]
+    if tail_lines is not None:
+        pos = len(body) - 1
+        for _ in range(tail_lines):
+            if pos < 0:
+                break
+            pos = body.rfind(b"\n", 0, pos)
+        body = body[pos + 1:] if tail_lines else b""
+    out, n = _FULL_PREFIX.subn(rb"\1 " if timestamps else b"", body)
+    if n != body.count(b"\n"):
+        return None
+    return out, rest
 
 
 def select_records(records: list[LogRecord], opts: LogOptions) -> list[LogRecord]:
@@ -325,7 +352,8 @@ class KubeletServer:
         def gone() -> bool:
             return request.transport is None or request.transport.is_closing()
 
-        async for _stream, chunk in self.follow_log(c, opts, gone=gone):
+        async for batch in self.follow_log(c, opts, gone=gone):
+            chunk = b"".join(b for _stream, b in batch)
             if left is not None:
                 chunk = chunk[:left]
                 left -= len(chunk)
@@ -340,10 +368,11 @@ class KubeletServer:
         return resp
 
     async def follow_log(self, c: ContainerStatus, opts: LogOptions, from_end: bool = False,
-                         gone: Callable[[], bool] = lambda: False) -> AsyncIterator[tuple[str, bytes]]:
-        """(stream, rendered bytes) of a container's log: what is written (after since/tail),
-        then, with ``follow``, new lines until the container has exited and its log is read
-        to the end, the log is removed, the client is ``gone()`` or the server stops."""
+                         gone: Callable[[], bool] = lambda: False) -> AsyncIterator[list[tuple[str, bytes]]]:
+        """Batches of (stream, rendered line) of a container's log: what is written (after
+        since/tail), then, with ``follow``, new lines until the container has exited and its
+        log is read to the end, the log is removed, the client is ``gone()`` or the server
+        stops.  One batch per read of the file, so a long log costs few writes."""
         parser = CRIParser()
         path = c.log_path
 
@@ -361,19 +390,29 @@ class KubeletServer:
                 offset = (await asyncio.to_thread(os.stat, path)).st_size
                 data = b""
             else:
-                data, offset = await asyncio.to_thread(read_from, 0)
+                parts, offset = [], 0
                 while True:           # the whole file before tail/since are applied
-                    more, offset2 = await asyncio.to_thread(read_from, offset)
+                    more, offset = await asyncio.to_thread(read_from, offset)
                     if not more:
                         break
-                    data, offset = data + more, offset2
+                    parts.append(more)
+                data = b"".join(parts)
         except FileNotFoundError:
             return
-        first = select_records(parser.feed(data), opts)
-        if not opts.follow:
-            first += select_records(parser.flush(), LogOptions(since=opts.since))
-        for rec in first:
-            yield rec.stream, render(rec, opts.timestamps)
+        fast = render_fast(data, opts.tail_lines, opts.timestamps) if opts.since is None else None
+        if fast is not None:
+            first_out, rest = fast
+            if first_out:
+                yield [("", first_out)]
+            first = parser.feed(rest)
+            if not opts.follow:
+                first += parser.flush()
+        else:
+            first = select_records(parser.feed(data), opts)
+            if not opts.follow:
+                first += select_records(parser.flush(), LogOptions(since=opts.since))
+        if first:
+            yield [(rec.stream, render(rec, opts.timestamps)) for rec in first]
         if not opts.follow:
             return
         since_only = LogOptions(since=opts.since)
@@ -383,13 +422,15 @@ class KubeletServer:
                 data, offset = await asyncio.to_thread(read_from, offset)
             except FileNotFoundError:
                 return
-            for rec in select_records(parser.feed(data), since_only):
-                yield rec.stream, render(rec, opts.timestamps)
+            batch = [(rec.stream, render(rec, opts.timestamps)) for rec in select_records(parser.feed(data), since_only)]
+            if batch:
+                yield batch
             if data:
                 continue
             if exited_seen:
-                for rec in parser.flush():
-                    yield rec.stream, render(rec, opts.timestamps)
+                leftover = [(rec.stream, render(rec, opts.timestamps)) for rec in parser.flush()]
+                if leftover:
+                    yield leftover
                 return
             if not await self._running(c.id):
                 exited_seen = True   # one more read: the shim may have written its last lines
@@ -537,12 +578,12 @@ class KubeletServer:
         """Output of the container's main process from now on (its stdio belongs to the shim,
         which records it in the log; stdin cannot be attached)."""
         async def pump() -> None:
-            async for stream, chunk in self.follow_log(c, LogOptions(follow=True), from_end=True,
-                                                       gone=lambda: ws.closed):
-                if stream == "stdout" and stdout:
-                    await self._send(ws, STDOUT, chunk)
-                elif stream == "stderr" and (stderr or tty):
-                    await self._send(ws, STDERR if not tty else STDOUT, chunk)
+            async for batch in self.follow_log(c, LogOptions(follow=True), from_end=True, gone=lambda: ws.closed):
+                for stream, chunk in batch:
+                    if stream == "stdout" and stdout:
+                        await self._send(ws, STDOUT, chunk)
+                    elif stream == "stderr" and (stderr or tty):
+                        await self._send(ws, STDERR if not tty else STDOUT, chunk)
 
         out = asyncio.ensure_future(pump())
         client = asyncio.ensure_future(self._drain(ws))

@@ -17,6 +17,7 @@ from kubelet.server import (
     log_options,
     parse_time,
     render,
+    render_fast,
     select_records,
 )
 
@@ -166,3 +167,26 @@ def test_frames_survive_any_split() -> None:
 def test_protocol_errors(wire: bytes) -> None:
     with pytest.raises(spdy.ProtocolError):
         spdy.FrameParser(spdy.HeaderCodec()).feed(wire)
+
+
+def slow(data: bytes, tail: int | None, timestamps: bool) -> bytes:
+    recs = select_records(CRIParser().feed(data), LogOptions(tail_lines=tail))
+    return b"".join(render(r, timestamps) for r in recs)
+
+
+FULL = f"{T0} stdout F a\n{T1} stderr F b b\n{T2} stdout F \n{T2} stdout F last\n".encode()
+
+
+@pytest.mark.parametrize("data", [FULL, FULL + b"2026-11-30T05:00:03.0Z std", b"", b"incomplete"])
+@pytest.mark.parametrize("tail", [None, 0, 1, 3, 4, 10])
+@pytest.mark.parametrize("timestamps", [False, True])
+def test_fast_path_agrees_with_the_parser(data: bytes, tail: int | None, timestamps: bool) -> None:
+    fast = render_fast(data, tail, timestamps)
+    assert fast is not None
+    assert fast[0] == slow(data, tail, timestamps)
+    assert fast[1] == data[data.rfind(b"\n") + 1:]
+
+
+@pytest.mark.parametrize("data", [f"{T0} stdout P a\n{T0} stdout F b\n".encode(), FULL + b"not cri\n"])
+def test_fast_path_declines_partial_and_malformed_lines(data: bytes) -> None:
+    assert render_fast(data, None, False) is None
