@@ -254,3 +254,20 @@ def test_soft_topology_spread_prefers_emptier_zone() -> None:
     pod = mkpod("new", labels={"app": "web"}, spread=soft)
     assert S.topology_spread_scores(pod, nodes) == [0, 0, 67]  # zone a holds 3, zone b 1
     assert S.topology_spread_scores(mkpod("plain"), nodes) is None
+
+
+def test_fast_path_honours_bound_pods_anti_affinity() -> None:
+    nodes = [mknode("a"), mknode("b")]
+    s = _sched(nodes)
+    guard = mkpod("guard", labels={"app": "db"}, affinity={"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": {"app": "web"}}, "topologyKey": "kubernetes.io/hostname"}]}})
+    s._account(guard, "a")
+    for i in range(3):
+        assert s.decide(mkpod(f"w{i}", labels={"app": "web"}))[0] == "b"
+    assert s.decide(mkpod("other", labels={"app": "cache"}))[0] in ("a", "b")
+    s._account(mkpod("big", cpu="4"), "b")
+    node, why = s.decide(mkpod("w8", labels={"app": "web"}))
+    assert node is None
+    assert {k: v.reasons for k, v in why.items()} == {
+        "a": ("node(s) didn't satisfy existing pods anti-affinity rules",), "b": ("Insufficient cpu",)}
