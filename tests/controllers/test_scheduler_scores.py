@@ -267,7 +267,7 @@ def test_fast_path_honours_bound_pods_anti_affinity() -> None:
         assert s.decide(mkpod(f"w{i}", labels={"app": "web"}))[0] == "b"
     assert s.decide(mkpod("other", labels={"app": "cache"}))[0] in ("a", "b")
     s._account(mkpod("big", cpu="4"), "b")
-    node, why = s.decide(mkpod("w8", labels={"app": "web"}))
+    node, why = s.decide(mkpod("w8", labels={"app": "web"}, cpu="100m"))
     assert node is None
     assert {k: v.reasons for k, v in why.items()} == {
         "a": ("node(s) didn't satisfy existing pods anti-affinity rules",), "b": ("Insufficient cpu",)}
