@@ -5,6 +5,7 @@ this node, the endpoints the API server proxies ``pods/log``, ``pods/exec``, ``p
 Endpoints (Kubernetes' kubelet paths)::
 
     GET /healthz
+    GET /stats/summary                                                   (pods' CPU and memory)
     GET /containerLogs/{ns}/{pod}/{container}?follow&tailLines&timestamps&sinceSeconds&sinceTime&previous&limitBytes
     GET /exec/{ns}/{pod}/{container}?command=..&input&output&error&tty     (WebSocket, v5/v4.channel.k8s.io)
     GET /attach/{ns}/{pod}/{container}?output&error                      (WebSocket; output only)
@@ -244,8 +245,11 @@ def _not_found(message: str) -> _HTTPError:
 
 class KubeletServer:
     def __init__(self, runtime: Runtime, *, host: str = "127.0.0.1", port: int = 0,
-                 tls: tuple[str, str] | None = None, authenticate: Callable[[str], bool] | None = None) -> None:
+                 tls: tuple[str, str] | None = None, authenticate: Callable[[str], bool] | None = None,
+                 node_name: str = "") -> None:
         self.runtime = runtime
+        self.node_name = node_name
+        self._started_at = _shim.rfc3339_nano()
         self.host, self.port = host, port
         self.tls = tls
         self.authenticate = authenticate
@@ -259,6 +263,7 @@ class KubeletServer:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._logs)
+        app.router.add_get("/stats/summary", self._summary)
         for verb in ("exec", "attach"):
             app.router.add_route("*", f"/{verb}/{{ns}}/{{pod}}/{{container}}", self._exec)
             app.router.add_route("*", f"/{verb}/{{ns}}/{{pod}}/{{uid}}/{{container}}", self._exec)
@@ -306,6 +311,34 @@ class KubeletServer:
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def _summary(self, request: web.Request) -> web.Response:
+        """Kubernetes' Summary API (``stats/v1alpha1``), pods part: cumulative CPU and memory
+        of each running container, read from its cgroup."""
+        now = _shim.rfc3339_nano()
+        pods: dict[str, dict[str, Any]] = {}
+        for c in await self.runtime.list_containers():
+            if c.state != "running":
+                continue
+            try:
+                st = await self.runtime.container_stats(c.id)
+            except (OSError, ContainerRuntimeError):
+                continue
+            entry = pods.setdefault(c.pod_uid, {
+                "podRef": {"name": c.pod_name, "namespace": c.namespace, "uid": c.pod_uid},
+                "startTime": c.started_at, "containers": [],
+                "cpu": {"time": now, "usageCoreNanoSeconds": 0},
+                "memory": {"time": now, "usageBytes": 0, "workingSetBytes": 0}})
+            entry["containers"].append({
+                "name": c.name, "startTime": c.started_at,
+                "cpu": {"time": now, "usageCoreNanoSeconds": st.cpu_usage_ns},
+                "memory": {"time": now, "usageBytes": st.memory_usage_bytes,
+                           "workingSetBytes": st.memory_working_set_bytes}})
+            entry["cpu"]["usageCoreNanoSeconds"] += st.cpu_usage_ns
+            entry["memory"]["usageBytes"] += st.memory_usage_bytes
+            entry["memory"]["workingSetBytes"] += st.memory_working_set_bytes
+        return web.json_response({"node": {"nodeName": self.node_name, "startTime": self._started_at},
+                                  "pods": list(pods.values())})
 
     # ---- finding containers ----
 
@@ -814,10 +847,10 @@ def token_authenticator(*tokens: str) -> Callable[[str], bool]:
 
 async def serve_kubelet(runtime: Runtime, *, host: str = "127.0.0.1", port: int = 0,
                         tls: tuple[str, str] | None = None, authenticate: Callable[[str], bool] | None = None,
-                        stop: asyncio.Event, on_ready: Callable[[int], Any] | None = None) -> int:
+                        stop: asyncio.Event, on_ready: Callable[[int], Any] | None = None, node_name: str = "") -> int:
     """Serve until ``stop`` is set; returns the port it was bound to.  ``on_ready(port)`` is
     called once listening (to publish ``status.daemonEndpoints.kubeletEndpoint.Port``)."""
-    server = KubeletServer(runtime, host=host, port=port, tls=tls, authenticate=authenticate)
+    server = KubeletServer(runtime, host=host, port=port, tls=tls, authenticate=authenticate, node_name=node_name)
     bound = await server.start()
     try:
         if on_ready is not None:

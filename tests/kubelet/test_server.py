@@ -257,3 +257,16 @@ async def test_exec_refused_before_upgrade_when_not_running(rt, kubelet, http) -
     assert e.value.status == 400
     async with http.get(f"{kubelet}/exec/default/web/c?command=true&output=1", ssl=False) as r:
         assert r.status == 400
+
+
+async def test_stats_summary_reports_running_containers(rt, kubelet, http) -> None:
+    await start(rt, "sleep 30", name="a")
+    cid = await start(rt, "exit 0", name="b")
+    await rt.wait_container(cid, 20)
+    async with http.get(f"{kubelet}/stats/summary", ssl=False) as r:
+        assert r.status == 200
+        summary = await r.json()
+    [pod] = summary["pods"]
+    assert pod["podRef"] == {"name": "web", "namespace": "default", "uid": "uid-1"}
+    assert [c["name"] for c in pod["containers"]] == ["a"]
+    assert pod["containers"][0]["memory"]["usageBytes"] > 0
