@@ -407,14 +407,51 @@ def _zero(obj: Any, t: _Type) -> Any:
 # ------------------------------------------------------------------------- managers
 
 
-@dataclass
 class _Entry:
-    manager: str
-    operation: str
-    api_version: str
-    subresource: str
-    time: str | None
-    fields: set[Path]
+    """One managedFields entry. Its field set is decoded from FieldsV1 only when a write
+    touches it, and re-encoded only when it changed: most writes touch one manager."""
+
+    def __init__(self, manager: str, operation: str, api_version: str, subresource: str, time: str | None,
+                 fields: set[Path] | None = None, raw: dict[str, Any] | None = None):
+        self.manager = manager
+        self.operation = operation
+        self.api_version = api_version
+        self.subresource = subresource
+        self.time = time
+        self._fields = fields
+        self.raw = raw if fields is None else None
+
+    @property
+    def fields(self) -> set[Path]:
+        if self._fields is None:
+            self._fields = decode_fields_v1(self.raw)
+        return self._fields
+
+    @fields.setter
+    def fields(self, value: set[Path]) -> None:
+        self._fields = value
+        self.raw = None
+
+    def empty(self) -> bool:
+        return not self.raw if self._fields is None else not self._fields
+
+    def touches(self, paths: set[Path]) -> bool:
+        """Whether any of paths is in the set (without decoding it)."""
+        if self._fields is not None or not paths:
+            return bool(self.fields & paths)
+        for p in paths:
+            node: Any = self.raw
+            for pe in p:
+                node = node.get(pe) if isinstance(node, dict) else None
+                if node is None:
+                    break
+            else:
+                if node == {} or (isinstance(node, dict) and "." in node):
+                    return True
+        return False
+
+    def fields_v1(self) -> dict[str, Any]:
+        return self.raw if self._fields is None and self.raw is not None else encode_fields_v1(self.fields)
 
     @property
     def ident(self) -> tuple[str, str, str, str]:
@@ -423,18 +460,23 @@ class _Entry:
                 self.subresource)
 
 
-def decode_managed_fields(entries: Any) -> dict[tuple[str, str, str, str], _Entry]:
+def decode_managed_fields(entries: Any, trusted: bool = False) -> dict[tuple[str, str, str, str], _Entry]:
+    """Entries by manager identity; `trusted` entries (written by this module, so already
+    canonical) keep their FieldsV1 undecoded until needed."""
     out: dict[tuple[str, str, str, str], _Entry] = {}
     if not isinstance(entries, list):
         return out
     for e in entries:
         if not isinstance(e, dict):
             continue
+        fv = e.get("fieldsV1")
         entry = _Entry(str(e.get("manager") or ""), str(e.get("operation") or ""), str(e.get("apiVersion") or ""),
-                       str(e.get("subresource") or ""), e.get("time"), decode_fields_v1(e.get("fieldsV1")))
+                       str(e.get("subresource") or ""), e.get("time"),
+                       None if trusted and isinstance(fv, dict) else decode_fields_v1(fv),
+                       fv if trusted and isinstance(fv, dict) else None)
         prev = out.get(entry.ident)
         if prev is not None:
-            prev.fields |= entry.fields
+            prev.fields = prev.fields | entry.fields
         else:
             out[entry.ident] = entry
     return out
@@ -452,7 +494,7 @@ def _seconds(t: str | None) -> float:
 def encode_managed_fields(managers: dict[tuple[str, str, str, str], _Entry]) -> list[dict[str, Any]]:
     """Entries with a non-empty field set, sorted as Kubernetes sorts them: by operation
     (Apply first), time, manager, apiVersion, subresource."""
-    live = [e for e in managers.values() if e.fields]
+    live = [e for e in managers.values() if not e.empty()]
     live.sort(key=lambda e: (e.operation, int(_seconds(e.time)), e.manager, e.api_version, e.subresource))
     out = []
     for e in live:
@@ -460,7 +502,7 @@ def encode_managed_fields(managers: dict[tuple[str, str, str, str], _Entry]) -> 
         if e.time:
             d["time"] = e.time
         d["fieldsType"] = "FieldsV1"
-        d["fieldsV1"] = encode_fields_v1(e.fields)
+        d["fieldsV1"] = e.fields_v1()
         if e.subresource:
             d["subresource"] = e.subresource
         out.append(d)
@@ -484,7 +526,7 @@ def _cap_update_managers(managers: dict[tuple[str, str, str, str], _Entry]) -> N
         if bucket is None:
             managers[bucket_id] = _Entry(ANCIENT_CHANGES, "Update", e.api_version, "", e.time, set(e.fields))
         else:
-            bucket.fields |= e.fields
+            bucket.fields = bucket.fields | e.fields
             bucket.time = e.time
             excess -= 1
 
@@ -610,7 +652,7 @@ class FieldManager:
         if isinstance(provided, list) and provided and not subresource:
             managers = decode_managed_fields(provided)
         else:
-            managers = decode_managed_fields(live_entries)
+            managers = decode_managed_fields(live_entries, trusted=True)
         if live is not None and not managers:
             meta.pop("managedFields", None)
             return
@@ -622,10 +664,10 @@ class FieldManager:
         if not cmp.is_same() and manager:
             changed = cmp.changed
             me = (manager, operation, api_version if operation != "Apply" else "", subresource)
+            touched = changed | cmp.removed
             for ident, e in managers.items():
-                if ident != me:
-                    e.fields -= changed
-                    e.fields -= cmp.removed
+                if ident != me and e.touches(touched):
+                    e.fields = e.fields - touched
             own = managers.get(me)
             if own is None:
                 own = managers[me] = _Entry(manager, operation, api_version, subresource, now, set())
@@ -665,7 +707,7 @@ class FieldManager:
         keep = self._scope(t, subresource, reset_status)
         live_body = _body(live)
 
-        managers = decode_managed_fields(((live or {}).get("metadata") or {}).get("managedFields"))
+        managers = decode_managed_fields(((live or {}).get("metadata") or {}).get("managedFields"), trusted=True)
         if live is not None and not managers:
             # An object nobody tracked yet: its present fields belong to before-first-apply.
             first = compare(_zero(live_body, t), self._view(live_body, subresource), t).restrict(keep).changed
@@ -696,10 +738,10 @@ class FieldManager:
             if remaining:
                 raise conflict_error(remaining)
         for ident, clash in conflicts.items():
-            managers[ident].fields -= clash
+            managers[ident].fields = managers[ident].fields - clash
         for ident, e in managers.items():
-            if ident != me:
-                e.fields -= cmp.removed
+            if ident != me and e.touches(cmp.removed):
+                e.fields = e.fields - cmp.removed
 
         if manager == KUBECTL_SSA_MANAGER and LAST_APPLIED in ((merged.get("metadata") or {}).get("annotations")
                                                                or {}):
