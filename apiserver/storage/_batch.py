@@ -117,6 +117,17 @@ def plan_batch(
                 continue
         revision += 1
         kv: KeyValue
+        obj = op.obj
+        try:
+            if op.kind != "delete":
+                if not isinstance(obj, dict):
+                    raise TypeError(f"object must be a dict, not {type(obj).__name__}")
+                stamp(obj, revision)
+                raw = orjson.dumps(obj)
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            revision -= 1
+            plan.results.append(StorageError(f"{key}: cannot encode: {exc}"))
+            continue
         if op.kind == "delete":
             assert cur is not None
             obj = restamped(cur.obj, revision)
@@ -125,9 +136,7 @@ def plan_batch(
             event = Event("DELETED", kv, cur)
             final[key] = None
         else:
-            obj = op.obj if op.obj is not None else {}
-            stamp(obj, revision)
-            raw = orjson.dumps(obj)
+            assert obj is not None
             create_revision = revision if cur is None else cur.create_revision
             kv = KeyValue(key, obj, raw, revision, create_revision)
             event = Event("ADDED" if cur is None else "MODIFIED", kv, cur)

@@ -13,6 +13,7 @@ or be changed by anything but the store's writer after a commit.
 
 from __future__ import annotations
 
+import builtins
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable
 
@@ -94,5 +95,5 @@ class SortedState:
         lo, hi = self._bounds(prefix)
         return hi - lo
 
-    def keys(self) -> list[str]:
-        return list(self._keys)
+    def keys(self) -> builtins.list[str]:
+        return builtins.list(self._keys)

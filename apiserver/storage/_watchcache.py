@@ -219,9 +219,9 @@ class CacheWatch:
                 self._delivered = event.kv.revision
                 return event
             if not self._live:
-                event = self._from_ring()
-                if event is not None:
-                    return event
+                found = self._from_ring()
+                if found is not None:
+                    return found
                 continue
             self._waiter = asyncio.get_running_loop().create_future()
             try:

@@ -31,6 +31,7 @@ transaction failed, let anything but the writer task use the connection, or bloc
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sqlite3
 import time
@@ -194,7 +195,15 @@ class SQLiteStore:
     async def _load(self, db: aiosqlite.Connection) -> None:
         revision, compacted, rows, min_log, log_rows = await db._execute(_load_sync, db._conn, self.history)
         loads = orjson.loads
-        self._state = SortedState(KeyValue(k, loads(v), v, m, c) for k, v, m, c in rows)
+        # Decoding creates millions of objects; the cyclic GC would rescan the growing heap
+        # again and again (10x the decoding time), and none of them can form a cycle.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._state = SortedState(KeyValue(k, loads(v), v, m, c) for k, v, m, c in rows)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         del rows
         # Share bytes between the ring and the state, and between an entry and the next
         # entry of the same key (its prev), as they are shared while running.
@@ -355,7 +364,14 @@ class SQLiteStore:
             ops.append(op)
         if not ops:
             return
-        plan, taken = plan_batch(ops, self._state.get, self._revision, MAX_BATCH_BYTES)
+        try:
+            plan, taken = plan_batch(ops, self._state.get, self._revision, MAX_BATCH_BYTES)
+        except Exception as exc:  # a bug in planning must not leave callers waiting forever
+            log.exception("%s: planning a batch of %d ops failed", self.path, len(ops))
+            for op in ops:
+                if op.future is not None and not op.future.done():
+                    op.future.set_exception(StorageError(f"write failed: {exc}"))
+            return
         if taken < len(ops):
             pending.extendleft(reversed(ops[taken:]))
         ops = ops[:taken]

@@ -17,6 +17,7 @@ from apiserver.storage.base import (
     KeyExistsError,
     KeyNotFoundError,
     KeyValue,
+    StorageError,
 )
 
 
@@ -98,6 +99,10 @@ PLAN_CASES = [
         [Op("create", "/a", _obj("a")), Op("update", "/a", _obj("a"), 11), Op("delete", "/a", None, 12),
          Op("create", "/a", _obj("a"))],
         [], [11, 12, 13, 14], id="batch-sees-its-own-effects",
+    ),
+    pytest.param(
+        [Op("create", "/a", {"bad": {1, 2}}), Op("create", "/b", [1]), Op("create", "/c", _obj("c"))],  # type: ignore[arg-type]
+        [], [StorageError, StorageError, 11], id="unencodable-fails-alone",
     ),
     pytest.param(
         [Op("create", "/a", _obj("a")), Op("create", "/a", _obj("a")), Op("update", "/a", _obj("a"), 5),
