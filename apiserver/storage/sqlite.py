@@ -86,6 +86,7 @@ MAX_BATCH = 1000  # ops per transaction
 MAX_BATCH_BYTES = 32 << 20  # encoded bytes per transaction (objects go up to 1.5 MiB)
 COMPACT_CHUNK = 1000  # change-log rows deleted per compaction transaction
 IDLE_CHECKPOINT_DELAY = 1.0  # seconds without writes before a TRUNCATE checkpoint
+MIN_TICK = 0.1  # seconds: the shortest maintenance period, whatever compact_interval says
 WATCH_QUEUE = 10_000  # live events buffered per watcher before it falls back to the ring
 
 _DB_ERRORS = (sqlite3.Error, OSError, ValueError)  # ValueError: aiosqlite's "Connection closed"
@@ -334,11 +335,12 @@ class SQLiteStore:
                 if self._log_oldest <= self._compact_target:
                     await self._compact_chunk()
                     continue
-                now = time.monotonic()
-                timeout = self._next_tick - now
+                # Idle: nothing to do until a write, unless the WAL has data to checkpoint
+                # (at the next tick, and with TRUNCATE once idle long enough).
+                timeout: float | None = None
                 if self._wal_dirty:
-                    timeout = min(timeout, self._last_write + IDLE_CHECKPOINT_DELAY - now)
-                if timeout > 0:
+                    timeout = min(self._next_tick, self._last_write + IDLE_CHECKPOINT_DELAY) - time.monotonic()
+                if timeout is None or timeout > 0:
                     try:
                         async with asyncio.timeout(timeout):
                             await self._wake.wait()
@@ -431,11 +433,16 @@ class SQLiteStore:
         self._counters["transactions"] += 1
 
     async def _maintain(self, idle: bool) -> None:
-        """Between batches: one compaction chunk if due, the periodic tick, idle checkpoint."""
+        """Between batches: one compaction chunk if due, the periodic tick, idle checkpoint.
+
+        The change log is trimmed to `history` revisions as soon as a whole chunk is over
+        it, and at every tick whatever is over (so a trickle of writes is trimmed too)."""
         now = time.monotonic()
+        automatic = self._revision - self.history
+        if automatic - self._log_oldest + 1 >= COMPACT_CHUNK and automatic > self._compact_target:
+            self._compact_target = automatic
         if now >= self._next_tick:
-            self._next_tick = now + self.compact_interval
-            automatic = self._revision - self.history
+            self._next_tick = now + max(self.compact_interval, MIN_TICK)
             if automatic > self._compact_target:
                 self._compact_target = automatic
             await self._checkpoint("PASSIVE")
