@@ -46,6 +46,12 @@ Obj = dict[str, Any]
 DEFAULT_BACKOFF_BASE = 10.0
 
 
+def pod_pids_limit_from_env() -> int | None:
+    """MIZZEN_KUBELET_POD_PIDS_LIMIT: Kubernetes' podPidsLimit (per pod; unset = no limit)."""
+    raw = os.environ.get("MIZZEN_KUBELET_POD_PIDS_LIMIT", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
 def backoff_base_from_env() -> float:
     """MIZZEN_KUBELET_BACKOFF_BASE (seconds) shortens the crash-loop back-off for tests."""
     raw = os.environ.get("MIZZEN_KUBELET_BACKOFF_BASE", "")
@@ -59,7 +65,8 @@ class Kubelet:
     """One node's kubelet. ``run(stop)`` until ``stop`` is set; ``pause``/``resume``."""
 
     def __init__(self, client: ApiClient, node_name: str, data_dir: Path | str, *, port: int = 0,
-                 backoff_base: float | None = None, runtime: Runtime | None = None) -> None:
+                 backoff_base: float | None = None, runtime: Runtime | None = None,
+                 pod_pids_limit: int | None = None) -> None:
         self.client = client
         self.node_name = node_name
         self.data_dir = Path(data_dir)
@@ -68,6 +75,7 @@ class Kubelet:
         self.node = NodeAgent(client, node_name, str(self.data_dir), port=port)
         self.recorder = EventRecorder(client, "kubelet", host=node_name)
         self.backoff_base = backoff_base if backoff_base is not None else backoff_base_from_env()
+        self.pod_pids_limit = pod_pids_limit if pod_pids_limit is not None else pod_pids_limit_from_env()
         self.node_ip = NODE_IP
         self.pod_ip = "127.0.0.1"
         self.paused = False

@@ -369,7 +369,8 @@ class PodWorker:
             netns_path = None if host_net else await self.rt.create_pod_netns(self.uid)
             ipc_path, shm = await self.rt.create_pod_ipc(self.uid)
             qos = qos_class((spec.get("initContainers") or []) + (spec.get("containers") or []))
-            cgroup = await self.rt.ensure_pod_cgroup(self.uid, qos, spec.get("containers") or [])
+            cgroup = await self.rt.ensure_pod_cgroup(self.uid, qos, spec.get("containers") or [],
+                                                     pids_limit=self.k.pod_pids_limit)
             hostname = spec.get("hostname") or meta["name"]
             pod_dir = self.rt.pod_dir(self.uid)
             hosts = podfiles.hosts_file(hostname, [self.k.pod_ip])

@@ -120,11 +120,12 @@ async def run_probe(probe: Obj, container: Obj, target: ProbeTarget, timeout: fl
     if probe.get("tcpSocket"):
         t = probe["tcpSocket"]
         host = t.get("host") or "127.0.0.1"
+        port: Any = t.get("port")
         try:
-            port = resolve_port(t.get("port"), container)
+            port = resolve_port(port, container)
             _r, w = await asyncio.wait_for(target.connect(host, port), timeout)
         except (OSError, TimeoutError, ValueError) as exc:
-            return False, f"dial tcp {host}:{t.get('port')}: {_err(exc)}"
+            return False, f"dial tcp {host}:{port}: {_err(exc)}"
         w.close()
         with contextlib.suppress(OSError):
             await w.wait_closed()
@@ -147,8 +148,9 @@ async def _http_probe(h: Obj, container: Obj, target: ProbeTarget, timeout: floa
     path = h.get("path") or "/"
     scheme = (h.get("scheme") or "HTTP").lower()
     url = f"{scheme}://{host}:{h.get('port')}{path}"
+    port: Any = h.get("port")
     try:
-        port = resolve_port(h.get("port"), container)
+        port = resolve_port(port, container)
         url = f"{scheme}://{host}:{port}{path}"
         if scheme != "http":
             return False, f'Get "{url}": HTTPS probes are not supported by the mizzen kubelet yet'
@@ -177,7 +179,7 @@ async def _http_probe(h: Obj, container: Obj, target: ProbeTarget, timeout: floa
     except TimeoutError:
         return False, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
     except (OSError, ValueError) as exc:
-        return False, f'Get "{url}": dial tcp {host}:{h.get("port")}: {_err(exc)}'
+        return False, f'Get "{url}": dial tcp {host}:{port}: {_err(exc)}'
     if 200 <= code < 400:
         return True, ""
     return False, f"HTTP probe failed with statuscode: {code}"
