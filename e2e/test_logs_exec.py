@@ -168,7 +168,7 @@ def test_logs_tail_timestamps_container_and_previous(env) -> None:
     assert wait_logged(c, "logger", "line5") == "line1\nline2\nline3\nline4\nline5\n"
     assert c.kubectl("logs", "logger", "--tail=2").out == "line4\nline5\n"
     stamped = c.kubectl("logs", "logger", "--timestamps", "--tail=1").out
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z line5\n", stamped)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d*[1-9])?Z line5\n", stamped)
     assert c.kubectl("logs", "logger", "--since=1h", "--tail=1").out == "line5\n"
     assert wait_logged(c, "logger", "side", "-c", "side") == "from the side\n"
     r = c.kubectl("logs", "logger", "--previous", check=False)

@@ -168,7 +168,8 @@ class CRIParser:
         return sorted(out, key=lambda r: r.ts)
 
 
-_FULL_PREFIX = re.compile(rb"^(\S+) (?:stdout|stderr) F ", re.M)
+# the timestamp group stops before trailing zeros of the fraction: Go's RFC3339Nano output
+_FULL_PREFIX = re.compile(rb"^([^\s.]+(?:\.\d*[1-9])?)\.?0*Z (?:stdout|stderr) F ", re.M)
 _PARTIAL = re.compile(rb"^\S+ (?:stdout|stderr) P ", re.M)
 
 
@@ -188,7 +189,7 @@ def render_fast(data: bytes, tail_lines: int | None, timestamps: bool) -> tuple[
                 break
             pos = body.rfind(b"\n", 0, pos)
         body = body[pos + 1:] if tail_lines else b""
-    out, n = _FULL_PREFIX.subn(rb"\1 " if timestamps else b"", body)
+    out, n = _FULL_PREFIX.subn(rb"\1Z " if timestamps else b"", body)
     if n != body.count(b"\n"):
         return None
     return out, rest
@@ -203,8 +204,16 @@ def select_records(records: list[LogRecord], opts: LogOptions) -> list[LogRecord
     return records
 
 
+def rfc3339_nano_out(ts: str) -> str:
+    """A log timestamp as the kubelet prints it (Go's RFC3339Nano: no trailing zeros).
+    Example: ``…T05:00:01.500000000Z`` -> ``…T05:00:01.5Z``; ``….000000000Z`` -> ``…Z``."""
+    if not ts.endswith("Z") or "." not in ts:
+        return ts
+    return ts[:-1].rstrip("0").rstrip(".") + "Z"
+
+
 def render(rec: LogRecord, timestamps: bool) -> bytes:
-    prefix = rec.ts.encode() + b" " if timestamps else b""
+    prefix = rfc3339_nano_out(rec.ts).encode() + b" " if timestamps else b""
     return prefix + rec.content + (b"\n" if rec.complete else b"")
 
 
@@ -761,8 +770,10 @@ class PortForwardSession:
             else:
                 reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", pair.port), 10)
         except (OSError, TimeoutError) as e:
+            why = "i/o timeout" if isinstance(e, TimeoutError) or not e.errno else os.strerror(e.errno).lower()
             msg = (f"error forwarding port {pair.port} to pod {self.pod}: failed to connect to localhost:"
-                   f"{pair.port} inside namespace: {e}")
+                   f"{pair.port} inside namespace {self.netns or 'of the host'}: dial tcp4 127.0.0.1:{pair.port}: "
+                   f"connect: {why}")
             await self.send(spdy.data_frame(pair.error_id, msg.encode()))
             await self.send(spdy.data_frame(pair.error_id, b"", fin=True))
             await self.send(spdy.data_frame(pair.data_id, b"", fin=True))

@@ -18,6 +18,7 @@ from kubelet.server import (
     parse_time,
     render,
     render_fast,
+    rfc3339_nano_out,
     select_records,
 )
 
@@ -39,7 +40,20 @@ def test_cri_lines_joined_split_and_skipped() -> None:
     rest = p.flush()
     assert [(r.content, r.complete) for r in rest] == [(b"tail", False)]
     assert render(rest[0], False) == b"tail"
-    assert render(recs[1], True) == f"{T0} hello world\n".encode()
+    assert render(recs[1], True) == b"2026-11-30T05:00:00Z hello world\n"
+
+
+@pytest.mark.parametrize("ts,out", [
+    ("2026-11-30T05:00:01.500000000Z", "2026-11-30T05:00:01.5Z"),
+    ("2026-11-30T05:00:01.000000000Z", "2026-11-30T05:00:01Z"),
+    ("2026-11-30T05:00:01.123456789Z", "2026-11-30T05:00:01.123456789Z"),
+    ("2026-11-30T05:00:10.000000100Z", "2026-11-30T05:00:10.0000001Z"),
+    ("2026-11-30T05:00:10Z", "2026-11-30T05:00:10Z"),
+])
+def test_timestamps_printed_as_go_rfc3339nano(ts: str, out: str) -> None:
+    assert rfc3339_nano_out(ts) == out
+    data = f"{ts} stdout F x\n".encode()
+    assert render_fast(data, None, True) == (f"{out} x\n".encode(), b"")
 
 
 @pytest.mark.parametrize("value,expected", [
@@ -174,11 +188,12 @@ def slow(data: bytes, tail: int | None, timestamps: bool) -> bytes:
     return b"".join(render(r, timestamps) for r in recs)
 
 
-FULL = f"{T0} stdout F a\n{T1} stderr F b b\n{T2} stdout F \n{T2} stdout F last\n".encode()
+FULL = (f"{T0} stdout F a\n{T1} stderr F b b\n{T2} stdout F \n{T2} stdout F last\n"
+        "2026-11-30T05:00:03.123456789Z stdout F nanos\n").encode()
 
 
 @pytest.mark.parametrize("data", [FULL, FULL + b"2026-11-30T05:00:03.0Z std", b"", b"incomplete"])
-@pytest.mark.parametrize("tail", [None, 0, 1, 3, 4, 10])
+@pytest.mark.parametrize("tail", [None, 0, 1, 3, 5, 10])
 @pytest.mark.parametrize("timestamps", [False, True])
 def test_fast_path_agrees_with_the_parser(data: bytes, tail: int | None, timestamps: bool) -> None:
     fast = render_fast(data, tail, timestamps)
