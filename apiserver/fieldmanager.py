@@ -305,6 +305,8 @@ def _compare(lhs: Any, rhs: Any, t: _Type, path: Path, c: Comparison, member: bo
 def merge(live: Any, config: Any, t: _Type) -> Any:
     """The configuration merged into the live value (a new value; neither input is changed).
     A null in the configuration removes the field."""
+    if live is MISSING and isinstance(config, dict) and t.granular_map:
+        live = {}
     if live is MISSING or _leaf(config, t) or type(live) is not type(config):
         return copy.deepcopy(config)
     if isinstance(config, dict):
@@ -715,7 +717,7 @@ class FieldManager:
                 ident = (BEFORE_FIRST_APPLY, "Update", api_version, subresource)
                 managers[ident] = _Entry(BEFORE_FIRST_APPLY, "Update", api_version, subresource, now, first)
 
-        merged = merge(live_body, applied, t) if live is not None else copy.deepcopy(applied)
+        merged = merge(live_body if live is not None else {}, applied, t)
         me = (manager, "Apply", "", subresource)
         previous = managers.get(me)
         applied_set = {p for p in field_set(self._view(applied, subresource), t) if keep(p)}
@@ -764,13 +766,9 @@ class FieldManager:
         manager (or its new configuration) still owns it or something below it."""
         owned: set[Path] = set()
         for e in managers.values():
-            for p in e.fields:
-                owned.add(p)
-                owned.update(ancestors(p))
+            _with_named_ancestors(e.fields, owned)
         candidates: set[Path] = set()
-        for p in last:
-            candidates.add(p)
-            candidates.update(ancestors(p))
+        _with_named_ancestors(last, candidates)
         doomed = sorted((p for p in candidates - owned
                          if keep(p) and p != ("f:metadata",) and p not in IGNORED), key=len)
         gone: list[Path] = []
@@ -795,6 +793,17 @@ class FieldManager:
             return set()
         in_both = field_set(last, t) & field_set(live_body, t)
         return in_both - compare(last, live_body, t).modified
+
+
+def _with_named_ancestors(fields: set[Path], out: set[Path]) -> None:
+    """fields, plus the fields (not list items) that contain them: someone who owns
+    `.spec.template.spec.containers[name="web"].image` keeps `.spec.template` alive but not
+    the container, which is removed whole when its owner stops applying it."""
+    for p in fields:
+        out.add(p)
+        for a in ancestors(p):
+            if a[-1].startswith("f:"):
+                out.add(a)
 
 
 def _last_applied(applied: dict[str, Any]) -> str:

@@ -347,6 +347,24 @@ def test_a_container_is_merged_by_name_and_removed_when_no_longer_applied() -> N
         {"name": "web", "image": "nginx:1.26", "imagePullPolicy": "Always"}]
 
 
+def test_a_dropped_container_goes_whole_even_if_another_manager_set_a_field_in_it() -> None:
+    two = deployment()
+    two["spec"]["template"]["spec"]["containers"].append({"name": "sidecar", "image": "busybox"})
+    obj = FM.apply(None, two, "kubectl", force=False, now=T0)
+    edited = copy.deepcopy(obj)
+    edited["spec"]["template"]["spec"]["containers"][1]["imagePullPolicy"] = "Always"
+    FM.update(obj, edited, "editor", api_version="apps/v1", now=T1)
+    obj = FM.apply(edited, deployment(), "kubectl", force=False, now=T2)
+    assert [c["name"] for c in obj["spec"]["template"]["spec"]["containers"]] == ["web"]
+
+
+def test_nulls_in_a_configuration_are_not_stored() -> None:
+    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"a": None}},
+           "data": {"k": "v", "gone": None}}
+    obj = FM.apply(None, cfg, "m", force=False, now=T0)
+    assert obj["data"] == {"k": "v"} and not obj["metadata"].get("labels")
+
+
 def test_apply_to_status_owns_status_only() -> None:
     obj = FM.apply(None, deployment(), "kubectl", force=False, now=T0)
     cfg = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
