@@ -240,8 +240,9 @@ class SimulatedNodes:
     """A set of simulated nodes sharing one pod informer and one work queue."""
 
     def __init__(self, client: ApiClient, names: list[str], *, capacity: dict[str, str] | None = None,
-                 workers: int = 16, start_index: int = 0):
+                 workers: int = 16, start_index: int = 0, lease_renew_seconds: float = LEASE_RENEW_SECONDS):
         self.client = client
+        self.lease_renew_seconds = lease_renew_seconds
         self.nodes = {n: _Node(n, start_index + i, dict(capacity or DEFAULT_CAPACITY)) for i, n in enumerate(names)}
         self.workers = workers
         self.queue = WorkQueue("simulated-kubelet")
@@ -311,9 +312,9 @@ class SimulatedNodes:
     async def _heartbeats(self) -> None:
         while True:
             started = time.monotonic()
-            await asyncio.sleep(LEASE_RENEW_SECONDS)
+            await asyncio.sleep(self.lease_renew_seconds)
             await self._renew_all()
-            log.debug("simulated kubelet: leases renewed in %.2fs", time.monotonic() - started - LEASE_RENEW_SECONDS)
+            log.debug("simulated kubelet: leases renewed in %.2fs", time.monotonic() - started - self.lease_renew_seconds)
 
     async def stop_node(self, name: str) -> None:
         """The node fails: no more heartbeats, its pods are left as they are."""
