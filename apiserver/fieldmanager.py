@@ -807,15 +807,17 @@ def _with_named_ancestors(fields: set[Path], out: set[Path]) -> None:
 
 
 def _last_applied(applied: dict[str, Any]) -> str:
-    """The annotation's value for an applied configuration: the configuration itself as
-    compact JSON, without the annotation."""
+    """The annotation's value for an applied configuration: the configuration itself,
+    without the annotation, as Go's JSON encoder writes it (sorted keys, HTML characters
+    escaped, a final newline)."""
     obj = copy.deepcopy(applied)
     meta = obj.get("metadata")
     if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict):
         meta["annotations"].pop(LAST_APPLIED, None)
         if not meta["annotations"]:
             del meta["annotations"]
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
 
 
 def paths(fields_v1: Any) -> list[str]:
