@@ -348,7 +348,12 @@ class Handlers:
 
         created = run(None)  # validates the configuration before anything is read
 
+        want_rv = (applied.get("metadata") or {}).get("resourceVersion") if isinstance(applied.get("metadata"),
+                                                                                          dict) else None
+
         def transform(current: dict[str, Any]) -> dict[str, Any]:
+            if want_rv and want_rv != current["metadata"].get("resourceVersion"):
+                raise Conflict(res.plural, name, res.group)  # a resourceVersion applied is a precondition
             new = run(current)
             self.check_fields(res, new, opts)
             return new
@@ -359,7 +364,7 @@ class Handlers:
             return obj
 
         return await self.guaranteed_update(res, namespace, name, transform, apply_opts, subresource, "Apply",
-                                            create_if_missing=create_new)
+                                            create_if_missing=None if subresource else create_new)
 
     # ---------------------------------------------------------------- delete
 
