@@ -275,6 +275,9 @@ def test_port_forward_to_busybox_httpd(env) -> None:
                                       "&& dd if=/dev/urandom of=/www/big bs=1M count=8 2>/dev/null "
                                       "&& md5sum /www/big > /www/big.md5 && exec httpd -f -p 8080 -h /www"},
             network=True)
+    # kubectl port-forward gives up on its first refused connection: wait for httpd to listen
+    c.wait_for(lambda: c.kubectl("exec", "web", "--", "wget", "-qO-", "http://127.0.0.1:8080/", check=False).code == 0,
+               timeout=60, what="httpd listening")
     proc = subprocess.Popen(["kubectl", "port-forward", "pod/web", ":8080"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=c.env)
     try:
@@ -300,3 +303,22 @@ def test_port_forward_to_busybox_httpd(env) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_port_forward_to_a_closed_port_reports_the_refusal(env) -> None:
+    c, _node = env
+    proc = subprocess.Popen(["kubectl", "port-forward", "pod/shell", ":9999"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=c.env)
+    try:
+        assert proc.stdout is not None
+        m = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 9999", proc.stdout.readline())
+        assert m
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/", timeout=10)
+        _out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1     # kubectl gives up on the first refused connection
+        assert "an error occurred forwarding" in err and "connect: connection refused" in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

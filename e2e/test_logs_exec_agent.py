@@ -129,6 +129,9 @@ def test_port_forward_to_an_agent_pod(cluster: Cluster) -> None:
     c.kubectl("create", "-f", "-", input=pod_manifest(
         "httpd", "mkdir -p /www && echo served by the agent > /www/index.html && exec httpd -f -p 8080 -h /www"))
     c.kubectl("wait", "--for=condition=Ready", "pod/httpd", "--timeout=60s")
+    # kubectl port-forward gives up on its first refused connection: wait for httpd to listen
+    c.wait_for(lambda: c.kubectl("exec", "httpd", "--", "wget", "-qO-", "http://127.0.0.1:8080/", check=False).code == 0,
+               timeout=60, what="httpd listening")
     proc = subprocess.Popen(["kubectl", "port-forward", "pod/httpd", ":8080"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=c.env)
     try:
