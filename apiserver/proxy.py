@@ -2,9 +2,11 @@
 ``pods/exec``, ``pods/attach`` and ``pods/portforward`` (WebSocket frames relayed both ways), as
 Kubernetes' API server forwards them to the kubelet of the pod's node.
 
-Two entry points: ``proxy_to_kubelet(server, req, res, route)`` for plain HTTP requests (called
-by ``APIServer.get``/``post``), and ``websocket_proxy(server, scope, receive, send)`` for ASGI
-``websocket`` scopes (``APIServer.__call__`` hands them over).
+Entry points: ``proxy_to_kubelet(server, req, res, route)`` for plain HTTP requests (called by
+``APIServer.get``/``post``); ``websocket_proxy(server, scope, receive, send)`` for ASGI
+``websocket`` scopes (``APIServer.__call__`` hands them over); ``websocket_protocol_class()``
+for ``uvicorn.Config(ws=...)``, without which uvicorn refuses kubectl's port-forward
+subprotocol ``SPDY/3.1+portforward.k8s.io`` before the application sees the request.
 
 Before contacting the kubelet the request is checked against the pod object with Kubernetes'
 messages (which container, ``pod x does not have a host assigned``, ``container "c" in pod "x"
