@@ -96,6 +96,15 @@ ATOMIC_FIELDS = frozenset({
 # exist in a kind's zero value, so writing into them never owns the struct or list itself.
 # Nested structs are treated that way in general; these are the lists.
 ALWAYS_PRESENT = frozenset({("V1PodSpec", "containers")})
+# The pointer structs objects commonly carry (absent from the zero value, so owned themselves).
+POINTER_STRUCTS = frozenset({
+    ("V1DeploymentStrategy", "rollingUpdate"), ("V1DaemonSetUpdateStrategy", "rollingUpdate"),
+    ("V1StatefulSetUpdateStrategy", "rollingUpdate"), ("V1PodSpec", "securityContext"),
+    ("V1PodSpec", "affinity"), ("V1PodSpec", "dnsConfig"), ("V1Container", "securityContext"),
+    ("V1Container", "livenessProbe"), ("V1Container", "readinessProbe"), ("V1Container", "startupProbe"),
+    ("V1Container", "lifecycle"), ("V1JobSpec", "podFailurePolicy"), ("V1JobSpec", "successPolicy"),
+    ("V1ServiceSpec", "sessionAffinityConfig"),
+})
 _SCALARS = frozenset({"str", "int", "bool", "float", "datetime", "date", "bytearray"})
 
 
@@ -279,7 +288,7 @@ def _compare(lhs: Any, rhs: Any, t: _Type, path: Path, c: Comparison, member: bo
             for k in ld.keys() | rd.keys():
                 ct = _child(t, k)
                 _compare(ld.get(k, MISSING), rd.get(k, MISSING), ct, path + (element(k),), c,
-                         t.kind != "struct" or (ct.kind != "struct" and (t.model, k) not in ALWAYS_PRESENT))
+                         lhs is MISSING or not _in_zero_value(t, k, ct))
         else:
             li = dict(_index(t, lhs)) if isinstance(lhs, list) else {}
             ri = dict(_index(t, rhs)) if isinstance(rhs, list) else {}
@@ -398,12 +407,23 @@ def _zero(obj: Any, t: _Type) -> Any:
     map such as `labels` is owned)."""
     if t.kind != "struct" or not isinstance(obj, dict):
         return {}
-    out: dict[str, Any] = {}
+    # A zero metav1.Time is written as null: a template's `creationTimestamp: null` is no change.
+    out: dict[str, Any] = {"creationTimestamp": None} if t.model == "V1ObjectMeta" else {}
     for k, v in obj.items():
         ct = _child(t, k)
-        if ct.kind == "struct" and not ct.atomic and isinstance(v, dict):
+        if ct.kind == "struct" and not ct.atomic and isinstance(v, dict) and _in_zero_value(t, k, ct):
             out[k] = _zero(v, ct)
     return out
+
+
+def _in_zero_value(t: _Type, key: str, ct: _Type) -> bool:
+    """Whether a field of a struct exists in the struct's zero value (a Go struct field that
+    is neither a pointer nor omitted when empty)."""
+    if t.kind != "struct":
+        return False
+    if (t.model, key) in ALWAYS_PRESENT:
+        return True
+    return ct.kind == "struct" and (t.model, key) not in POINTER_STRUCTS
 
 
 # ------------------------------------------------------------------------- managers

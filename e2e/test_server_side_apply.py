@@ -148,3 +148,25 @@ def test_client_side_then_server_side_apply(apiserver: Cluster) -> None:
                             input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: '1'\n").out
     assert out == "configmap/settings configured\n"
     assert get(apiserver, ns, "configmap/settings")["data"] == {"a": "1"}
+
+
+def test_kubectl_create_records_an_update_entry_as_kubernetes_does(apiserver: Cluster) -> None:
+    ns = namespace(apiserver, "ssa-created")
+    apiserver.kubectl("create", "deployment", "nginx", "--image=nginx", "-n", ns)
+    [entry] = get(apiserver, ns, "deployment/nginx")["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"], entry["apiVersion"]) == ("kubectl-create", "Update", "apps/v1")
+    # Defaults are the creator's too; new maps, list items and pointer structs are owned
+    # themselves ("."), structs that exist in the zero object are not.
+    assert entry["fieldsV1"] == {
+        "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+        "f:spec": {
+            "f:progressDeadlineSeconds": {}, "f:replicas": {}, "f:revisionHistoryLimit": {}, "f:selector": {},
+            "f:strategy": {"f:rollingUpdate": {".": {}, "f:maxSurge": {}, "f:maxUnavailable": {}}, "f:type": {}},
+            "f:template": {
+                "f:metadata": {"f:labels": {".": {}, "f:app": {}}},
+                "f:spec": {
+                    "f:containers": {'k:{"name":"nginx"}': {
+                        ".": {}, "f:image": {}, "f:imagePullPolicy": {}, "f:name": {}, "f:resources": {},
+                        "f:terminationMessagePath": {}, "f:terminationMessagePolicy": {}}},
+                    "f:dnsPolicy": {}, "f:restartPolicy": {}, "f:schedulerName": {}, "f:securityContext": {},
+                    "f:terminationGracePeriodSeconds": {}}}}}
