@@ -297,7 +297,7 @@ def test_conflict_with_an_updater_has_kubernetes_message_and_causes() -> None:
     assert err.message == ('Apply failed with 1 conflict: conflict with "kubectl" with subresource "scale" '
                            "using apps/v1: .spec.replicas")
     assert err.reason == "Conflict"
-    assert err.details["causes"] == [{"reason": "FieldManagerConflict", "field": ".spec.replicas",
+    assert (err.details or {})["causes"] == [{"reason": "FieldManagerConflict", "field": ".spec.replicas",
                                       "message": 'conflict with "kubectl" with subresource "scale" using apps/v1'}]
 
 
@@ -395,7 +395,7 @@ def test_first_apply_to_an_untracked_object_conflicts_with_before_first_apply() 
 
 def csa_object(data: dict[str, str]) -> dict[str, Any]:
     """A ConfigMap as `kubectl apply` (client-side) leaves it."""
-    cfg = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
+    cfg: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
     obj = copy.deepcopy(cfg)
     obj["metadata"]["annotations"] = {fmod.LAST_APPLIED: json.dumps(cfg)}
     return FM.update(None, obj, "kubectl-client-side-apply", api_version="v1", now=T0)
