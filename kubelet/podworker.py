@@ -154,6 +154,10 @@ def _as_map(cs: ContainerStatus | None) -> dict[str, Any] | None:
             "image_id": cs.image_id}
 
 
+def _rfc3339_nano(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1e9):09d}Z"
+
+
 def _ran_for(cs: ContainerStatus) -> float:
     a, b = status.parse_time(cs.started_at), status.parse_time(cs.finished_at)
     return (b - a) if a is not None and b is not None else 0.0
@@ -364,18 +368,22 @@ class PodWorker:
             return True
         spec = pod.get("spec") or {}
         meta = pod["metadata"]
+        host_net = bool(spec.get("hostNetwork"))
+        qos = qos_class((spec.get("initContainers") or []) + (spec.get("containers") or []))
+        hostname = spec.get("hostname") or meta["name"]
+        hosts = podfiles.hosts_file(hostname, [self.k.pod_ip])
+
+        async def no_netns() -> None:
+            return None
         try:
-            host_net = bool(spec.get("hostNetwork"))
-            netns_path = None if host_net else await self.rt.create_pod_netns(self.uid)
-            ipc_path, shm = await self.rt.create_pod_ipc(self.uid)
-            qos = qos_class((spec.get("initContainers") or []) + (spec.get("containers") or []))
-            cgroup = await self.rt.ensure_pod_cgroup(self.uid, qos, spec.get("containers") or [],
-                                                     pids_limit=self.k.pod_pids_limit)
-            hostname = spec.get("hostname") or meta["name"]
             pod_dir = self.rt.pod_dir(self.uid)
-            hosts = podfiles.hosts_file(hostname, [self.k.pod_ip])
-            resolv = podfiles.host_resolv_conf()
-            files = await asyncio.to_thread(podfiles.write_pod_files, pod_dir, hostname, hosts, resolv)
+            # independent steps, run side by side (each is a thread hop in the runtime)
+            netns_path, (ipc_path, shm), cgroup, files = await asyncio.gather(
+                no_netns() if host_net else self.rt.create_pod_netns(self.uid),
+                self.rt.create_pod_ipc(self.uid),
+                self.rt.ensure_pod_cgroup(self.uid, qos, spec.get("containers") or [],
+                                          pids_limit=self.k.pod_pids_limit),
+                asyncio.to_thread(_write_pod_files, pod_dir, hostname, hosts))
         except (OSError, ContainerRuntimeError, ValueError) as exc:
             self._event(WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
             return False
@@ -401,6 +409,9 @@ class PodWorker:
 
     async def _ensure_volumes(self, pod: Obj, sources: envvars.Sources) -> bool:
         assert self.sandbox is not None
+        if not (pod.get("spec") or {}).get("volumes"):
+            self.prepared = volumes.PreparedVolumes()
+            return True
         try:
             self.prepared = await asyncio.to_thread(
                 volumes.setup_volumes, pod, self.sandbox["dir"], sources, host_ip=self.k.node_ip,
@@ -475,9 +486,11 @@ class PodWorker:
         self.waiting.pop(name, None)
         self._event(NORMAL, "Created", f"Created container {name}", name, init)
         self._event(NORMAL, "Started", f"Started container {name}", name, init)
-        st = await self.rt.container_status(handle.id)
-        if st is None:
-            return
+        # what the runtime would answer now, without another round of file reads
+        st = ContainerStatus(id=handle.id, pod_uid=self.uid, pod_name=spec.pod_name, namespace=spec.namespace,
+                             name=name, attempt=attempt, image=image_ref, image_id=image.id, state="running",
+                             pid=handle.pid, started_at=_rfc3339_nano(time.time()), log_path=handle.log_path,
+                             labels=dict(spec.labels))
         self.containers.setdefault(name, []).append(st)
         self._watch_exit(handle.id)
         self._start_probes(pod, c, handle.id, init)
@@ -711,6 +724,10 @@ class PodWorker:
         self.containers.clear()
         await self.k.remove_pod_resources(self.uid)
         self.sandbox = None
+
+
+def _write_pod_files(pod_dir: str, hostname: str, hosts: str) -> list[Mount]:
+    return podfiles.write_pod_files(pod_dir, hostname, hosts, podfiles.host_resolv_conf())
 
 
 def _merge_env(image_env: list[str], env: list[str]) -> list[str]:
