@@ -84,3 +84,34 @@ async def test_plain_stop_keeps_containers_and_cleanup_removes_everything(fresh_
     finally:
         from kubelet.runtime import Runtime
         Runtime(str(data)).cleanup_all_sync()
+
+
+async def test_pod_deleted_while_the_kubelet_was_down_is_removed_at_start(fresh_apiserver: Cluster,
+                                                                          tmp_path: Path) -> None:
+    data = tmp_path / "kubelet"
+    kc = str(fresh_apiserver.kubeconfig)
+    pid, name = await _run_until_running(kc, data, cleanup=False)
+    try:
+        async with ApiClient.from_kubeconfig(kc) as api:
+            uid = (await api.get("pods", "keep", "default"))["metadata"]["uid"]
+            await api.delete("pods", "keep", "default", grace_period_seconds=0)
+        assert os.path.exists(f"/proc/{pid}")
+        stop = asyncio.Event()
+        box: list[Kubelet] = []
+        task = asyncio.create_task(run_kubelet(kc, node_name="node-1", data_dir=data, stop=stop, on_started=box.append))
+        try:
+            for _ in range(600):
+                if box and box[0].started:
+                    break
+                await asyncio.sleep(0.05)
+            assert box and box[0].started
+            assert not os.path.exists(f"/proc/{pid}")
+            assert [line for line in Path("/proc/mounts").read_text().splitlines() if uid in line] == []
+            assert not (data / "pods" / uid).exists()
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 60)
+    finally:
+        from kubelet.runtime import Runtime
+        Runtime(str(data)).cleanup_all_sync()
+    assert _traces(name) == []

@@ -90,6 +90,11 @@ class Kubelet:
     def registered(self) -> asyncio.Event:
         return self.node.registered
 
+    @property
+    def started(self) -> bool:
+        """Registered, pods listed, leftovers of deleted pods removed, workers running."""
+        return self._started
+
     # ---- pods -------------------------------------------------------------------------
 
     def _pod_event(self, pod: Obj) -> None:

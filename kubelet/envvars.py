@@ -235,7 +235,11 @@ def build_env(pod: Obj, container: Obj, sources: Sources, *, host_ip: str = "", 
 
 
 def env_map(env: list[str]) -> dict[str, str]:
-    return dict(e.split("=", 1) if "=" in e else (e, "") for e in env)
+    out: dict[str, str] = {}
+    for e in env:
+        k, _, v = e.partition("=")
+        out[k] = v
+    return out
 
 
 def final_command(image_entrypoint: list[str] | None, image_cmd: list[str] | None, container: Obj,

@@ -28,6 +28,9 @@ from apimachinery.errors import AlreadyExists, Conflict, NotFound, StatusError
 
 log = logging.getLogger(__name__)
 
+# API errors and transport failures: worth a retry later, never a crash
+RETRYABLE: tuple[type[BaseException], ...] = (StatusError, *TRANSPORT_ERRORS)
+
 Obj = dict[str, Any]
 
 KUBELET_VERSION = "v1.32.4-mizzen"
@@ -278,7 +281,7 @@ class NodeAgent:
                 await self.update_status()
             except asyncio.CancelledError:
                 raise
-            except (StatusError, *TRANSPORT_ERRORS) as exc:
+            except RETRYABLE as exc:
                 log.warning("kubelet: node %s heartbeat failed: %s", self.name, exc)
 
     def pause(self) -> None:
@@ -286,6 +289,6 @@ class NodeAgent:
 
     async def resume(self) -> None:
         self.paused = False
-        with contextlib.suppress(StatusError, *TRANSPORT_ERRORS):
+        with contextlib.suppress(*RETRYABLE):
             await self.renew_lease()
             await self.update_status(force=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
     from kubelet.agent import Kubelet
 
 log = logging.getLogger(__name__)
+
+# API errors and transport failures: worth a retry later, never a crash
+RETRYABLE: tuple[type[BaseException], ...] = (StatusError, *TRANSPORT_ERRORS)
 
 Obj = dict[str, Any]
 
@@ -231,7 +235,7 @@ class PodWorker:
                     wait = await self.sync()
                 except asyncio.CancelledError:
                     raise
-                except (StatusError, *TRANSPORT_ERRORS) as exc:
+                except RETRYABLE as exc:
                     log.warning("pod %s: %s", self._name(), exc)
                     wait = 1.0
                 except Exception:
@@ -522,15 +526,15 @@ class PodWorker:
             if not p:
                 continue
             res.setdefault(kind, probes.UNKNOWN)
-            w = probes.ProbeWorker(
-                kind, p, c, target,
-                on_change=lambda k, r, m, cid=cid, name=c["name"]: self._probe_changed(cid, name, k, r, m),
-                on_failure=lambda k, m, name=c["name"]: self._event(
-                    WARNING, "Unhealthy", f"{k.capitalize()} probe failed: {m}", name),
-                gate=None if kind == "startup" else started)
+            w = probes.ProbeWorker(kind, p, c, target, on_change=functools.partial(self._probe_changed, cid, c["name"]),
+                                   on_failure=functools.partial(self._probe_failed, c["name"]),
+                                   gate=None if kind == "startup" else started)
             w.start()
             workers.append(w)
         self.probe_workers[cid] = workers
+
+    def _probe_failed(self, name: str, kind: str, message: str) -> None:
+        self._event(WARNING, "Unhealthy", f"{kind.capitalize()} probe failed: {message}", name)
 
     def _probe_changed(self, cid: str, name: str, kind: str, result: str, message: str) -> None:
         self.probe_results.setdefault(cid, {})[kind] = result
@@ -704,7 +708,7 @@ class PodWorker:
                 await self.rt.stop_container(cs.id, max(0.0, deadline - time.monotonic()))
         await asyncio.gather(*(one(n, cs) for n, cs in running))
         await self._refresh()
-        with contextlib.suppress(StatusError, *TRANSPORT_ERRORS):
+        with contextlib.suppress(*RETRYABLE):
             await self._write_status(pod, time.time(), None, terminating=True)
         await self._teardown(grace=0)
         with contextlib.suppress(NotFound, Conflict):

@@ -109,8 +109,8 @@ def _same_payload(d: str, payload: dict[str, tuple[bytes, int]]) -> bool:
         try:
             if stat.S_IMODE(os.stat(path).st_mode) != mode:
                 return False
-            with open(path, "rb") as f:
-                if f.read() != content:
+            with open(path, "rb") as fh:
+                if fh.read() != content:
                     return False
         except OSError:
             return False
