@@ -400,8 +400,11 @@ spec:
     _delete(cluster, "trap", "stubborn")
     assert (out / "prestop").read_text() == "pre\n"
     assert (out / "trap").read_text() == "term\n"
+    # the API server reaps a pod whose deletionTimestamp passed, so the object can be gone
+    # while the kubelet is killing the stubborn container at the same instant: wait for it
     for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        cluster.wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}")
+                         or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], 15, what=f"pid {pid} gone")
     ev = cluster.kubectl("get", "events", "-o", "custom-columns=R:.reason,M:.message", "--no-headers").out
     assert "Stopping container c" in ev
     for uid in uids:

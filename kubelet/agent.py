@@ -152,6 +152,12 @@ class Kubelet:
         for uid in uids:
             await self.remove_pod_resources(uid)
 
+    async def _has_containers(self) -> bool:
+        try:
+            return bool(await self.runtime.list_containers())
+        except (OSError, ContainerRuntimeError):
+            return True
+
     # ---- node failure rehearsal -------------------------------------------------------
 
     def pause(self) -> None:
@@ -198,11 +204,13 @@ class Kubelet:
             self.workers.clear()
             with contextlib.suppress(Exception):
                 await self.recorder.close(timeout=2)
-            if cleanup:
+            # with no container left there is nothing to adopt: leave no empty cgroup tree,
+            # pod namespace or mount behind either
+            if cleanup or not await self._has_containers():
                 try:
                     await self.runtime.cleanup_all()
-                except ContainerRuntimeError as exc:
-                    log.warning("kubelet: %s", exc)
+                except (ContainerRuntimeError, OSError) as exc:
+                    log.warning("kubelet: cleanup: %s", exc)
             await self.runtime.close()
 
 

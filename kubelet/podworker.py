@@ -652,8 +652,10 @@ class PodWorker:
         async def one(name: str, cs: ContainerStatus) -> None:
             if reason_event:
                 self._event(NORMAL, "Killing", f"Stopping container {name}", name)
-            with contextlib.suppress(ContainerRuntimeError, OSError):
+            try:
                 await self.rt.stop_container(cs.id, grace)
+            except (ContainerRuntimeError, OSError) as exc:
+                log.warning("pod %s: stopping container %s: %s", self._name(), name, exc)
         await asyncio.gather(*(one(n, cs) for n, cs in running))
         await self._refresh()
 
@@ -704,8 +706,10 @@ class PodWorker:
         async def one(name: str, cs: ContainerStatus) -> None:
             self._event(NORMAL, "Killing", f"Stopping container {name}", name)
             await pre_stop(name, cs)
-            with contextlib.suppress(ContainerRuntimeError, OSError):
+            try:
                 await self.rt.stop_container(cs.id, max(0.0, deadline - time.monotonic()))
+            except (ContainerRuntimeError, OSError) as exc:
+                log.warning("pod %s: stopping container %s: %s", self._name(), name, exc)
         await asyncio.gather(*(one(n, cs) for n, cs in running))
         await self._refresh()
         with contextlib.suppress(*RETRYABLE):
@@ -723,8 +727,10 @@ class PodWorker:
             t.cancel()
         for lst in self.containers.values():
             for cs in lst:
-                with contextlib.suppress(ContainerRuntimeError, OSError):
+                try:
                     await self.rt.remove_container(cs.id)
+                except (ContainerRuntimeError, OSError) as exc:
+                    log.warning("pod %s: removing container %s: %s", self._name(), cs.name, exc)
         self.containers.clear()
         await self.k.remove_pod_resources(self.uid)
         self.sandbox = None
