@@ -194,6 +194,10 @@ spec:
     assert 1 in pids and max(pids) < 20                  # its own PID namespace: no host process
     assert "ifaces=lo,\n" in out                          # its own network namespace
     assert "root=overlay\n" in out
+    ev = _events(cluster, "iso")
+    for reason, message in (("Pulled", 'Container image "busybox" already present on machine'),
+                            ("Created", "Created container c"), ("Started", "Started container c")):
+        assert reason in ev and message in ev
     uid = _pod(cluster, "iso")["metadata"]["uid"]
     _delete(cluster, "iso")
     _wait_gone(cluster, uid)
@@ -309,11 +313,22 @@ kind: Pod
 metadata: {name: noimg}
 spec:
   containers: [{name: c, image: "example.com/nothing:1", imagePullPolicy: Never}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pullimg}
+spec:
+  containers: [{name: c, image: "example.com/nothing:1"}]
 """)
     _wait_status(cluster, "noimg", "ErrImageNeverPull")
     w = _pod(cluster, "noimg")["status"]["containerStatuses"][0]["state"]["waiting"]
     assert w["message"] == 'Container image "example.com/nothing:1" is not present with pull policy of Never'
-    _delete(cluster, "noimg")
+    _wait_status(cluster, "pullimg", "ImagePullBackOff")
+    w = _pod(cluster, "pullimg")["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert w["message"].startswith('Back-off pulling image "example.com/nothing:1"')
+    assert "mizzen image import" in w["message"]
+    assert "Failed" in _events(cluster, "pullimg")
+    _delete(cluster, "noimg", "pullimg")
 
 
 def test_liveness_failure_restarts_the_container(cluster: Cluster) -> None:
