@@ -185,8 +185,11 @@ def main() -> None:
     ap.add_argument("--ds-nodes", type=int, default=1000)
     ap.add_argument("--up", action="store_true",
                     help="measure a whole `mizzen up --runtime simulated` (its scheduler, not the stand-in binder)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="log requeues (409s)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.verbose:
+        logging.getLogger("controllers.base").setLevel(logging.INFO)
     with tempfile.TemporaryDirectory(prefix="mizzen-bench-") as tmp:
         extra = ("--nodes", str(args.nodes + args.ds_nodes), "--runtime", "simulated") if args.up else ()
         with Cluster.start(Path(tmp), *extra, command="up" if args.up else "apiserver", timeout=300) as c:

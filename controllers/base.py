@@ -149,11 +149,17 @@ async def claim(client: ApiClient, r: ResourceInfo, owner: Obj, owner_api_versio
 
     uid = podutil.uid_of(owner)
     deleting = podutil.is_deleting(owner)
-    seen: dict[str, Obj] = {}
-    for o in owned + orphans:
-        seen.setdefault(podutil.key_of(o), o)
     out: list[Obj] = []
-    for o in seen.values():
+    rest: list[Obj] = []
+    # Fast path: `owned` come from the controller-uid index, so they are ours; most still match.
+    for o in owned:
+        if selector.matches((o.get("metadata") or {}).get("labels") or {}):
+            out.append(o)
+        else:
+            rest.append(o)
+    owned_uids = {podutil.uid_of(o) for o in rest} if rest else set()
+    rest.extend(o for o in orphans if podutil.uid_of(o) not in owned_uids and podutil.controller_ref(o) is None)
+    for o in rest:
         what = claim_decision(o, uid, selector.matches(podutil.labels_of(o)), deleting)
         if what == "own":
             out.append(o)

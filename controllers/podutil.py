@@ -107,6 +107,36 @@ def pod_condition(pod: Obj, ctype: str) -> Obj | None:
     return None
 
 
+def ready_status(pod: Obj) -> str | None:
+    """The Ready condition's status ("True", "False", "Unknown") or None."""
+    for c in (pod.get("status") or {}).get("conditions") or ():
+        if c.get("type") == "Ready":
+            return c.get("status")
+    return None
+
+
+def pod_change_matters(old: Obj, new: Obj) -> bool:
+    """Whether a pod update can change what a ReplicaSet or DaemonSet decides: labels,
+    owners, deletion, phase or readiness. Status-only noise (container details,
+    heartbeat-like rewrites) does not wake the owner."""
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    if om.get("resourceVersion") == nm.get("resourceVersion"):
+        return False
+    return (om.get("labels") != nm.get("labels") or om.get("ownerReferences") != nm.get("ownerReferences")
+            or om.get("deletionTimestamp") != nm.get("deletionTimestamp")
+            or (old.get("status") or {}).get("phase") != (new.get("status") or {}).get("phase")
+            or ready_status(old) != ready_status(new))
+
+
+def only_status_changed(old: Obj, new: Obj) -> bool:
+    """An update that changed nothing but status (typically our own status write coming back)."""
+    if old.get("spec") != new.get("spec"):
+        return False
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    ignore = ("resourceVersion", "managedFields")
+    return {k: v for k, v in om.items() if k not in ignore} == {k: v for k, v in nm.items() if k not in ignore}
+
+
 def is_pod_active(pod: Obj) -> bool:
     """Counts toward replicas: not terminal and not being deleted (controller.IsPodActive)."""
     phase = (pod.get("status") or {}).get("phase")

@@ -63,8 +63,7 @@ class DaemonSetController(Controller):
         self.cr_informer = ctx.informer(CONTROLLERREVISIONS)
         self.recorder = ctx.recorder("daemonset-controller")
         self.expectations = UIDTrackingControllerExpectations()
-        self.ds_informer.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                     on_delete=self._ds_deleted)
+        self.ds_informer.add_handler(on_add=self.enqueue, on_update=self._ds_updated, on_delete=self._ds_deleted)
         self.node_informer.add_handler(on_add=self._node_changed, on_update=self._node_updated,
                                        on_delete=self._node_changed)
         self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
@@ -72,6 +71,11 @@ class DaemonSetController(Controller):
         self.cr_informer.add_handler(on_add=self._cr_changed, on_delete=self._cr_changed)
 
     # -- handlers ----------------------------------------------------------------------------
+
+    def _ds_updated(self, old: Obj, new: Obj) -> None:
+        if podutil.only_status_changed(old, new):
+            return  # our own status write coming back
+        self.enqueue(new)
 
     def _ds_deleted(self, ds: Obj) -> None:
         self.expectations.delete(podutil.key_of(ds))
@@ -104,7 +108,7 @@ class DaemonSetController(Controller):
             self.queue.add(key)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if podutil.meta(old).get("resourceVersion") == podutil.meta(new).get("resourceVersion"):
+        if not podutil.pod_change_matters(old, new):
             return
         if podutil.is_deleting(new) and not podutil.is_deleting(old):
             self._pod_deleted(new)

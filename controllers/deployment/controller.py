@@ -42,13 +42,17 @@ class DeploymentController(Controller):
         self.rs_informer = ctx.informer(REPLICASETS)
         self.pod_informer = ctx.informer(PODS)
         self.recorder = ctx.recorder("deployment-controller")
-        self.d_informer.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                    on_delete=self.enqueue)
+        self.d_informer.add_handler(on_add=self.enqueue, on_update=self._d_updated, on_delete=self.enqueue)
         self.rs_informer.add_handler(on_add=self._rs_changed, on_update=self._rs_updated,
                                      on_delete=self._rs_changed)
         self.pod_informer.add_handler(on_delete=self._pod_deleted)
 
     # -- handlers ----------------------------------------------------------------------------
+
+    def _d_updated(self, old: Obj, new: Obj) -> None:
+        if podutil.only_status_changed(old, new):
+            return  # our own status write coming back
+        self.enqueue(new)
 
     def _owner(self, rs: Obj) -> str | None:
         ok = owner_key(rs, "Deployment")
@@ -268,7 +272,9 @@ class DeploymentController(Controller):
         if downs:
             olds = await self._apply_sizes(d, olds, downs)
             return await self._rollout_status(d, olds + [new], new)
-        if dd.deployment_complete(d, d.get("status") or {}):
+        # Complete (as the status about to be written says): prune old history now; our own
+        # status write coming back does not wake this controller again.
+        if dd.deployment_complete(d, dd.rollout_status(d, every, new, podutil.now())):
             await self._cleanup(d, olds)
         return await self._rollout_status(d, every, new)
 
@@ -288,6 +294,6 @@ class DeploymentController(Controller):
             assert new is not None
         if dd.spec_replicas(new) != dd.spec_replicas(d):
             new = await self._scale_rs(d, new, dd.spec_replicas(d))
-        if dd.deployment_complete(d, d.get("status") or {}):
+        if dd.deployment_complete(d, dd.rollout_status(d, olds + [new], new, podutil.now())):
             await self._cleanup(d, olds)
         return await self._rollout_status(d, olds + [new], new)

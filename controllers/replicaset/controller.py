@@ -13,7 +13,7 @@ from apimachinery.client import INDEX_CONTROLLER_UID, UIDTrackingControllerExpec
 from apimachinery.client.events import NORMAL, WARNING
 from apimachinery.client.informer import copy_object
 from apimachinery.client.workqueue import Result
-from apimachinery.errors import AlreadyExists, NotFound, StatusError
+from apimachinery.errors import AlreadyExists, Conflict, NotFound, StatusError
 from apimachinery.selectors import LabelSelector
 from controllers import podutil
 from controllers.base import (
@@ -42,12 +42,16 @@ class ReplicaSetController(Controller):
         self.pod_informer = ctx.informer(PODS)
         self.recorder = ctx.recorder("replicaset-controller")
         self.expectations = UIDTrackingControllerExpectations()
-        self.rs_informer.add_handler(on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new),
-                                     on_delete=self._rs_deleted)
+        self.rs_informer.add_handler(on_add=self.enqueue, on_update=self._rs_updated, on_delete=self._rs_deleted)
         self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
                                       on_delete=self._pod_deleted)
 
     # -- handlers: enqueue keys, note expectations ------------------------------------------
+
+    def _rs_updated(self, old: Obj, new: Obj) -> None:
+        if podutil.only_status_changed(old, new):
+            return  # our own status write coming back
+        self.enqueue(new)
 
     def _rs_deleted(self, rs: Obj) -> None:
         self.expectations.delete(podutil.key_of(rs))
@@ -80,7 +84,7 @@ class ReplicaSetController(Controller):
             self._enqueue_matching(pod)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if podutil.meta(old).get("resourceVersion") == podutil.meta(new).get("resourceVersion"):
+        if not podutil.pod_change_matters(old, new):
             return
         if podutil.is_deleting(new) and not podutil.is_deleting(old):
             # Graceful deletion starts now: the pod no longer counts, so this is the deletion.
@@ -115,7 +119,8 @@ class ReplicaSetController(Controller):
         deleting = podutil.is_deleting(rs)
 
         pods = await self._claim_pods(rs, selector, deleting)
-        active = [p for p in pods if podutil.is_pod_active(p)]
+        active = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")
+                  and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         at = podutil.now()
         manage_error: str | None = None
         diff = 0
@@ -134,7 +139,19 @@ class ReplicaSetController(Controller):
             updated = copy_object(rs)
             updated["status"] = status
             try:
-                await self.client.update_status(REPLICASETS, updated)
+                try:
+                    await self.client.update_status(REPLICASETS, updated)
+                except Conflict:
+                    # The cache lags our own writes (or the Deployment's scaling): the counts
+                    # come from the pods, so re-read the ReplicaSet and write once more
+                    # (updateReplicaSetStatus does the same) rather than back off.
+                    fresh = await self.client.get(REPLICASETS, podutil.name_of(rs), podutil.namespace_of(rs))
+                    if podutil.uid_of(fresh) != podutil.uid_of(rs):
+                        return None
+                    status = decisions.calculate_status(fresh, active, manage_error, diff, at)
+                    if not decisions.status_equal(fresh.get("status"), status):
+                        fresh["status"] = status
+                        await self.client.update_status(REPLICASETS, fresh)
             except NotFound:
                 return None
         if manage_error is not None:

@@ -179,14 +179,18 @@ def calculate_status(rs: Obj, active_pods: list[Obj], manage_error: str | None, 
     status: Obj = {k: v for k, v in (rs.get("status") or {}).items()}
     status["conditions"] = [dict(c) for c in status.get("conditions") or []]
     fully = ready = available = 0
-    for p in active_pods:
-        labels = podutil.labels_of(p)
-        if all(labels.get(k) == v for k, v in template_labels.items()):
+    wanted = list(template_labels.items())
+    for p in active_pods:  # the hot loop of every sync: plain dict access only
+        labels = (p.get("metadata") or {}).get("labels") or {}
+        if all(labels.get(k) == v for k, v in wanted):
             fully += 1
-        if podutil.is_pod_ready(p):
-            ready += 1
-            if podutil.is_pod_available(p, min_ready, at):
-                available += 1
+        for c in (p.get("status") or {}).get("conditions") or ():
+            if c.get("type") == "Ready":
+                if c.get("status") == "True":
+                    ready += 1
+                    if min_ready == 0 or podutil.is_pod_available(p, min_ready, at):
+                        available += 1
+                break
     status["replicas"] = len(active_pods)
     status["fullyLabeledReplicas"] = fully
     status["readyReplicas"] = ready
