@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from apiserver.storage.base import CompactedError, Event
+from apiserver.storage.base import CompactedError, Event, StorageError
 
 HOT = 1024  # newest ring entries that keep their decoded Event
 
@@ -147,7 +147,7 @@ class WatchCache:
 
     def watch(self, prefix: str, from_revision: int) -> CacheWatch:
         if self.closed:
-            raise CompactedError(from_revision, self.compacted)
+            raise StorageError("store is closed")
         if from_revision < self.compacted:
             raise CompactedError(from_revision, self.compacted)
         w = CacheWatch(self, prefix, from_revision)

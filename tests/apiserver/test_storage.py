@@ -9,9 +9,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -34,17 +36,34 @@ def pod(name: str, ns: str = "default", **extra) -> dict:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, **extra}
 
 
+Opener = Callable[..., Awaitable[SQLiteStore]]
+
+
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
     return tmp_path / "state.db"
 
 
 @pytest.fixture
-async def store(db: Path) -> AsyncIterator[SQLiteStore]:
-    s = SQLiteStore(db)
-    await s.start()
-    yield s
-    await s.close()
+async def open_store(db: Path) -> AsyncIterator[Opener]:
+    """Opens stores on the test's file and closes them all at the end, even on failure (an
+    unclosed aiosqlite connection would keep the test process alive)."""
+    opened: list[SQLiteStore] = []
+
+    async def _open(**options: Any) -> SQLiteStore:
+        s = SQLiteStore(db, **options)
+        await s.start()
+        opened.append(s)
+        return s
+
+    yield _open
+    for s in opened:
+        await s.close()
+
+
+@pytest.fixture
+async def store(open_store: Opener) -> SQLiteStore:
+    return await open_store()
 
 
 async def take(w, n: int) -> list[Event]:
@@ -187,9 +206,8 @@ async def test_watch_hand_over_has_no_gap_or_duplicate(store: SQLiteStore) -> No
         w.close()
 
 
-async def test_compaction_makes_old_revisions_gone(db: Path) -> None:
-    store = SQLiteStore(db)
-    await store.start()
+async def test_compaction_makes_old_revisions_gone(db: Path, open_store: Opener) -> None:
+    store = await open_store()
     for i in range(30):
         await store.create(f"{PODS}ns/p{i}", pod(f"p{i}", "ns"))
     slow = store.watch(PODS, 0)
@@ -207,15 +225,13 @@ async def test_compaction_makes_old_revisions_gone(db: Path) -> None:
     with closing(sqlite3.connect(db)) as conn, conn:
         assert conn.execute("SELECT MIN(revision), MAX(revision) FROM log").fetchone() == (oldest + 1, 31)
         assert conn.execute("SELECT value FROM meta WHERE name = 'compacted'").fetchone() == (oldest,)
-    reopened = SQLiteStore(db)
-    await reopened.start()
+    reopened = await open_store()
     assert reopened.revision == 31 and reopened.oldest_revision == oldest
     await reopened.close()
 
 
-async def test_compaction_of_everything_never_reuses_a_revision(db: Path) -> None:
-    store = SQLiteStore(db)
-    await store.start()
+async def test_compaction_of_everything_never_reuses_a_revision(db: Path, open_store: Opener) -> None:
+    store = await open_store()
     await store.create("/k", {})
     deleted = await store.delete("/k")
     await store.compact(0)
@@ -225,16 +241,14 @@ async def test_compaction_of_everything_never_reuses_a_revision(db: Path) -> Non
     await store.compact(0)
     await store.close()  # close drains; the trim may still be pending: restart must cope
 
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     assert store.revision == last > deleted.revision
     assert (await store.create("/k", {})).revision == last + 1
     await store.close()
 
 
-async def test_automatic_compaction_keeps_history_bounded(db: Path) -> None:
-    store = SQLiteStore(db, history=10)
-    await store.start()
+async def test_automatic_compaction_keeps_history_bounded(db: Path, open_store: Opener) -> None:
+    store = await open_store(history=10)
     for i in range(11):
         await asyncio.gather(*(store.create(f"/k{i}/{j}", {}) for j in range(100)))
     assert store.oldest_revision == 1100 - 10  # the watch ring holds `history` revisions
@@ -244,12 +258,11 @@ async def test_automatic_compaction_keeps_history_bounded(db: Path) -> None:
     assert store.stats["compactions"] == 1
 
 
-async def test_wal_is_truncated_once_idle(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_wal_is_truncated_once_idle(db: Path, monkeypatch: pytest.MonkeyPatch, open_store: Opener) -> None:
     from apiserver.storage import sqlite as driver
 
     monkeypatch.setattr(driver, "IDLE_CHECKPOINT_DELAY", 0.0)
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     await asyncio.gather(*(store.create(f"/k{i}", {"data": "x" * 1000}) for i in range(100)))
     async with asyncio.timeout(10):  # hang guard: the writer checkpoints as soon as it is idle
         while store.stats["checkpoints"] == 0 or wal_size(db) > 0:
@@ -258,9 +271,8 @@ async def test_wal_is_truncated_once_idle(db: Path, monkeypatch: pytest.MonkeyPa
     await store.close()
 
 
-async def test_restart_keeps_state_revision_and_watch_backlog(db: Path) -> None:
-    store = SQLiteStore(db)
-    await store.start()
+async def test_restart_keeps_state_revision_and_watch_backlog(db: Path, open_store: Opener) -> None:
+    store = await open_store()
     a = await store.create(PODS + "ns/a", pod("a", "ns"))
     await store.create(PODS + "ns/b", pod("b", "ns"))
     a2 = await store.update(PODS + "ns/a", pod("a", "ns", spec={"v": 2}))
@@ -269,8 +281,7 @@ async def test_restart_keeps_state_revision_and_watch_backlog(db: Path) -> None:
     state = await store.list("")
     await store.close()
 
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     assert store.revision == deleted.revision
     after_list = await store.list("")
     assert [(kv.key, kv.raw, kv.revision, kv.create_revision) for kv in after_list.items] == [
@@ -312,9 +323,8 @@ async def test_batch_ops_see_earlier_ops_and_fail_alone(store: SQLiteStore) -> N
     assert current.create_revision == 4
 
 
-async def test_failed_transaction_fails_the_batch_and_leaves_memory(db: Path) -> None:
-    store = SQLiteStore(db)
-    await store.start()
+async def test_failed_transaction_fails_the_batch_and_leaves_memory(db: Path, open_store: Opener) -> None:
+    store = await open_store()
     await store.create("/ok/0", {})
     await store.close()
     with closing(sqlite3.connect(db)) as conn, conn:  # a real SQLite failure for one key
@@ -322,8 +332,7 @@ async def test_failed_transaction_fails_the_batch_and_leaves_memory(db: Path) ->
             "CREATE TRIGGER fail_bad BEFORE INSERT ON log WHEN NEW.key = '/bad' "
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
         )
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     w = store.watch("", store.revision)
     results = await asyncio.gather(
         store.create("/ok/1", {}), store.create("/bad", {}), store.delete("/ok/0"), return_exceptions=True
@@ -338,15 +347,13 @@ async def test_failed_transaction_fails_the_batch_and_leaves_memory(db: Path) ->
     await store.close()
 
 
-async def test_large_object_round_trips(db: Path) -> None:
+async def test_large_object_round_trips(db: Path, open_store: Opener) -> None:
     blob = "x" * (3 << 19)  # 1.5 MiB
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     kv = await store.create("/registry/core/configmaps/ns/big", {"data": {"blob": blob}})
     await store.update("/registry/core/configmaps/ns/big", {"data": {"blob": blob[:-1] + "y"}})
     await store.close()
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     got = await store.get("/registry/core/configmaps/ns/big")
     assert got is not None and got.obj["data"]["blob"] == blob[:-1] + "y"
     events = await take(store.watch("", 0), 2)
@@ -354,9 +361,8 @@ async def test_large_object_round_trips(db: Path) -> None:
     await store.close()
 
 
-async def test_close_drains_writes_and_ends_watches(db: Path) -> None:
-    store = SQLiteStore(db)
-    await store.start()
+async def test_close_drains_writes_and_ends_watches(db: Path, open_store: Opener) -> None:
+    store = await open_store()
     w = store.watch("", 0)
     writes = [asyncio.create_task(store.create(f"/k{i}", {})) for i in range(50)]
     await asyncio.sleep(0)  # enqueued, not yet committed
@@ -365,9 +371,10 @@ async def test_close_drains_writes_and_ends_watches(db: Path) -> None:
     assert [e async for e in w] == []  # iteration simply ends
     with pytest.raises(StorageError):
         await store.create("/late", {})
+    with pytest.raises(StorageError):
+        store.watch("", 0)
     assert wal_size(db) == 0  # checkpointed and truncated at close
-    store = SQLiteStore(db)
-    await store.start()
+    store = await open_store()
     assert await store.count("/k") == 50
     await store.close()
 
@@ -381,9 +388,8 @@ async def test_second_server_on_same_file_is_refused(store: SQLiteStore, db: Pat
         await other_task
 
 
-async def test_slow_watcher_does_not_hold_back_others(db: Path) -> None:
-    store = SQLiteStore(db, history=50, watch_queue=5)
-    await store.start()
+async def test_slow_watcher_does_not_hold_back_others(db: Path, open_store: Opener) -> None:
+    store = await open_store(history=50, watch_queue=5)
     slow = store.watch("", 0)
     fast = store.watch("", 0)
     first = asyncio.create_task(take(slow, 1))
@@ -437,6 +443,8 @@ def test_kill_9_keeps_every_acknowledged_write(db: Path) -> None:
         [sys.executable, "-c", CRASH_CHILD, str(db)], stdout=subprocess.PIPE, env=env, text=True
     )
     acked: list[str] = []
+    watchdog = threading.Timer(120, child.kill)  # hang guard: a stuck child fails the test
+    watchdog.start()
     try:
         assert child.stdout is not None
         while len(acked) < 4000:
@@ -446,6 +454,7 @@ def test_kill_9_keeps_every_acknowledged_write(db: Path) -> None:
     finally:
         os.kill(child.pid, signal.SIGKILL)
         rest, _ = child.communicate()
+        watchdog.cancel()
     acked.extend(rest.splitlines(keepends=True))
     acked = [line for line in acked if line.endswith("\n")]  # a torn last line is not an ack
 
@@ -455,6 +464,13 @@ def test_kill_9_keeps_every_acknowledged_write(db: Path) -> None:
 async def _check_after_crash(db: Path, acked: list[str]) -> None:
     store = SQLiteStore(db)
     await store.start()
+    try:
+        await _check_store_after_crash(store, acked)
+    finally:
+        await store.close()
+
+
+async def _check_store_after_crash(store: SQLiteStore, acked: list[str]) -> None:
     counters: dict[str, int] = {}
     max_rev = 0
     for line in acked:
@@ -485,4 +501,57 @@ async def _check_after_crash(db: Path, acked: list[str]) -> None:
     listed = await store.list("")
     assert {kv.key: kv.raw for kv in listed.items} == replay
     assert all(rv(kv.obj) == kv.revision for kv in listed.items)
+
+
+async def test_random_concurrent_writes_replay_to_the_listed_state(db: Path, open_store: Opener) -> None:
+    """Watchers on several prefixes, started at various revisions, replay to exactly the
+    state the store lists, across a restart."""
+    import random
+
+    rnd = random.Random(7)
+    store = await open_store(history=5000)
+    prefixes = ["/registry/a/", "/registry/b/", "/registry/"]
+    watches = [(p, store.watch(p, 0)) for p in prefixes]
+
+    async def client(c: int) -> None:
+        for _ in range(60):
+            key = f"/registry/{rnd.choice('ab')}/k{rnd.randrange(20)}"
+            current = await store.get(key)
+            try:
+                if current is None:
+                    await store.create(key, {"c": c})
+                elif rnd.random() < 0.3:
+                    await store.delete(key, expected_revision=current.revision)
+                else:
+                    await store.update(key, {"c": c}, expected_revision=current.revision)
+            except (KeyExistsError, KeyNotFoundError, ConflictError):
+                pass  # lost a race with another client: what optimistic concurrency is for
+
+    await asyncio.gather(*(client(c) for c in range(16)))
+    assert store.stats["writes"] > 100
+    await store.create("/registry/a/end", {})
+    await store.create("/registry/b/end", {})
+    for prefix, w in watches:
+        await check_replay(store, prefix, w)
     await store.close()
+    store = await open_store(history=5000)
+    await check_replay(store, "/registry/", store.watch("/registry/", 0))
+
+
+async def check_replay(store: SQLiteStore, prefix: str, w) -> None:
+    """Applying every event from revision 0 gives exactly the listed state, and each event's
+    prev is the state it replaced. The newest write under each prefix is its "end" key."""
+    last = max(kv.revision for kv in (await store.list(prefix)).items if kv.key.endswith("/end"))
+    replay: dict[str, bytes] = {}
+    async with asyncio.timeout(10):
+        async for e in w:
+            if e.type == "DELETED":
+                assert replay.pop(e.kv.key) == e.prev.raw  # type: ignore[union-attr]
+            else:
+                assert replay.get(e.kv.key) == (e.prev.raw if e.prev else None)
+                replay[e.kv.key] = e.kv.raw
+            if e.revision == last:
+                break
+    listed = await store.list(prefix)
+    assert replay == {kv.key: kv.raw for kv in listed.items}
+    w.close()
