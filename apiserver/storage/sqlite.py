@@ -34,6 +34,7 @@ import asyncio
 import gc
 import logging
 import sqlite3
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -172,7 +173,13 @@ class SQLiteStore:
             return
         self._started = True
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-        db = await aiosqlite.connect(str(self.path), isolation_level=None, timeout=self.busy_timeout)
+        connecting = aiosqlite.connect(str(self.path), isolation_level=None, timeout=self.busy_timeout)
+        thread = getattr(connecting, "_thread", None)
+        if isinstance(thread, threading.Thread) and not thread.is_alive():
+            # aiosqlite's thread is not a daemon: a server that dies without close() would
+            # hang at exit. Ending it abruptly is as safe as kill -9 (WAL, synchronous=FULL).
+            thread.daemon = True
+        db = await connecting
         try:
             if not callable(getattr(db, "_execute", None)):
                 raise StorageError(f"aiosqlite {aiosqlite.__version__} lacks Connection._execute")
