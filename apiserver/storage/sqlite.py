@@ -24,6 +24,10 @@ How it keeps its promises:
   EXCLUSIVE`); a second server on the same data dir fails at start instead of serving a
   stale in-memory copy.
 
+aiosqlite: every transaction runs as ONE call on aiosqlite's connection thread (through
+`Connection._execute`, which aiosqlite has no public equivalent for; checked at start), and
+that thread is made a daemon so a server that dies without close() still exits.
+
 What it must never do: acknowledge a write before COMMIT returned, change memory when a
 transaction failed, let anything but the writer task use the connection, or block the loop.
 """
