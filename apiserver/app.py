@@ -83,6 +83,10 @@ def _model_for(res: ResourceInfo) -> str | None:
 
 
 def _strategy_for(res: ResourceInfo) -> Any:
+    from apiserver.crds import strategy_for as crd_strategy_for
+    custom = crd_strategy_for(res)  # custom resources (their CRD's schema) and CRDs themselves
+    if custom is not None:
+        return custom
     key = (res.group, res.version, res.kind)
     strategy = _STRATEGIES.get(key)
     if strategy is None or strategy.resource is not res:
@@ -317,6 +321,7 @@ class APIServer:
         include = req.arg("includeObject") or "Metadata"
         self.check_include(include)
         return table(res, objs, now=objects.now(), include_object=include, resource_version=rv,
+                     printer_columns=getattr(res, "printer_columns", None),
                      continue_=continue_, remaining=remaining)
 
     def check_include(self, include: str) -> None:
@@ -407,7 +412,8 @@ class APIServer:
                 # Kubernetes sends the column definitions with the first event only.
                 nonlocal first
                 t = make_table(res, [kv.obj], now=objects.now(), include_object=include,
-                               resource_version=str(kv.revision), no_headers=not first)
+                               resource_version=str(kv.revision), no_headers=not first,
+                               printer_columns=getattr(res, "printer_columns", None))
                 first = False
                 return watch.event_line(type_, orjson.dumps(t))
         body = watch.stream(self.store, res, prefix_for(res, namespace), resource_version=rv, matches=matches,
@@ -634,12 +640,17 @@ class APIServer:
         # before the first kubectl asks.
         self._warm = asyncio.create_task(asyncio.to_thread(openapi.warm, self.registry))
         self._reaper = asyncio.create_task(self.reap_pods())
+        from apiserver.crds import CRDController
+        self.crds = CRDController(self)
+        await self.crds.start()
         self.ready = True
 
     async def stop(self) -> None:
         self.ready = False
         if self._reaper is not None:
             self._reaper.cancel()
+        if getattr(self, "crds", None) is not None:
+            await self.crds.stop()
 
     async def bootstrap(self) -> None:
         """The namespaces every Kubernetes cluster starts with."""

@@ -294,7 +294,9 @@ class Handlers:
         patch_doc = objects.decode_body(body, content_type)
         model = self.model_for(res)
         if content_type == "application/strategic-merge-patch+json" and model is None:
-            raise errors.UnsupportedMediaType(content_type)
+            raise StatusError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                              "accepted media types include: application/json-patch+json, "
+                              "application/merge-patch+json, application/apply-patch+yaml")
         if content_type == "application/apply-patch+yaml":
             return await self.apply(res, namespace, name, patch_doc, opts, subresource, force)
         if content_type == "application/json-patch+json":
@@ -470,7 +472,10 @@ class Handlers:
                 raise Invalid("Scale", name, [Cause("spec.replicas", f"Invalid value: {replicas}: must be greater "
                                                     "than or equal to 0")], "autoscaling")
             new = deepcopy(current)
-            new.setdefault("spec", {})["replicas"] = replicas
+            if getattr(res, "scale_paths", None):  # a custom resource's CRD says where replicas live
+                res.set_replicas(new, replicas)  # type: ignore[attr-defined]
+            else:
+                new.setdefault("spec", {})["replicas"] = replicas
             return new
 
         stored, _ = await self.guaranteed_update(res, namespace, name, transform, opts, "scale")
@@ -629,7 +634,8 @@ class Handlers:
     def check_fields(self, res: ResourceInfo, obj: dict[str, Any], opts: Options) -> None:
         if opts.field_validation == "Ignore":
             return
-        unknown = objects.unknown_fields(obj, self.model_for(res))
+        schema_unknown = getattr(res, "unknown_fields", None)  # custom resources: their CRD's schema
+        unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, self.model_for(res))
         if not unknown:
             return
         if opts.field_validation == "Strict":
@@ -656,6 +662,9 @@ class Handlers:
 def scale_of(res: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
     """The autoscaling/v1 Scale view of a workload."""
     from apimachinery.selectors import LabelSelector
+
+    if getattr(res, "scale_paths", None):
+        return res.scale_of(obj)  # type: ignore[attr-defined,no-any-return]
 
     m = obj["metadata"]
     spec = obj.get("spec") or {}
