@@ -233,7 +233,7 @@ async def proxy_to_kubelet(server: Any, req: Request, res: ResourceInfo, r: Any)
 
 # ------------------------------------------------------------------------------ WebSocket
 
-def websocket_protocol_class() -> type:
+def websocket_protocol_class() -> Any:
     """uvicorn's WebSocket protocol, made to accept kubectl's port-forward subprotocol.
 
     ``websockets`` parses ``Sec-WebSocket-Protocol`` as RFC 6455 tokens, and
@@ -241,7 +241,11 @@ def websocket_protocol_class() -> type:
     port-forward with a 400 before the application sees it.  The app chooses the subprotocol
     itself (``websocket.accept``; uvicorn writes the response header), so parsing is skipped.
     Pass it as ``uvicorn.Config(ws=websocket_protocol_class())``."""
-    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    except ImportError:   # another uvicorn: its default (exec works; port-forward may not)
+        log.warning("uvicorn without websockets_sansio_impl: kubectl port-forward may be refused")
+        return "auto"
 
     class KubernetesWebSocketProtocol(WebSocketsSansIOProtocol):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -322,3 +322,19 @@ def test_port_forward_to_a_closed_port_reports_the_refusal(env) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_official_python_client_exec_and_logs(env) -> None:
+    """The `kubernetes` package's stream helper (websocket-client, v4.channel.k8s.io)."""
+    from kubernetes import client, config
+    from kubernetes.stream import stream
+
+    c, _node = env
+    api = client.CoreV1Api(config.new_client_from_config(config_file=str(c.kubeconfig)))
+    resp = stream(api.connect_get_namespaced_pod_exec, "shell", "default",
+                  command=["sh", "-c", "echo from python; exit 4"], stderr=True, stdin=False, stdout=True,
+                  tty=False, _preload_content=False)
+    resp.run_forever(timeout=30)
+    assert resp.read_stdout() == "from python\n"
+    assert resp.returncode == 4
+    assert api.read_namespaced_pod_log("logger", "default", container="side") == "from the side\n"
