@@ -147,6 +147,17 @@ def _no_trace_of(uid: str, kubelet_dir: Path) -> list[str]:
     return out
 
 
+def _wait_pid_gone(c: Cluster, pid: int) -> None:
+    """The API server reaps a pod whose deletionTimestamp passed, so `kubectl delete` can
+    return while the kubelet is killing a SIGTERM-ignoring container at that very instant."""
+    def gone() -> bool:
+        try:
+            return "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+        except FileNotFoundError:
+            return True
+    c.wait_for(gone, 15, what=f"pid {pid} gone")
+
+
 def _wait_gone(c: Cluster, uid: str) -> None:
     """A deleted pod's resources go (asynchronously when the API object went first, as for
     a completed pod, which the API server deletes at once)."""
@@ -415,11 +426,8 @@ spec:
     _delete(cluster, "trap", "stubborn")
     assert (out / "prestop").read_text() == "pre\n"
     assert (out / "trap").read_text() == "term\n"
-    # the API server reaps a pod whose deletionTimestamp passed, so the object can be gone
-    # while the kubelet is killing the stubborn container at the same instant: wait for it
     for pid in pids:
-        cluster.wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}")
-                         or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2], 15, what=f"pid {pid} gone")
+        _wait_pid_gone(cluster, pid)
     ev = cluster.kubectl("get", "events", "-o", "custom-columns=R:.reason,M:.message", "--no-headers").out
     assert "Stopping container c" in ev
     for uid in uids:
@@ -587,7 +595,7 @@ spec:
         assert after["restartCount"] == before["restartCount"] == 0
         assert "running" in after["state"] and os.path.exists(f"/proc/{pid}")
         _delete(c, "survivor", "after")
-        assert not os.path.exists(f"/proc/{pid}")
+        _wait_pid_gone(c, pid)
     finally:
         c.stop()
         name = _cleanup_runtime(c.data_dir / "kubelet")

@@ -216,14 +216,35 @@ class Kubelet:
 
 async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, stop: asyncio.Event,
                       cleanup: bool = False, port: int = 0, backoff_base: float | None = None,
-                      on_started: Callable[[Kubelet], None] | None = None) -> None:
-    """Run the kubelet for ``node_name`` until ``stop`` is set. ``on_started`` receives the
-    ``Kubelet`` (for ``pause``/``resume`` and ``registered``) before it registers."""
+                      serve: bool = True, on_started: Callable[[Kubelet], None] | None = None) -> None:
+    """Run the kubelet for ``node_name`` until ``stop`` is set. With ``serve`` (and no
+    ``port`` of a server run elsewhere) it also runs the kubelet server for logs and exec.
+    ``on_started`` receives the ``Kubelet`` (for ``pause``/``resume``, ``registered``,
+    ``started``, ``runtime``) before it registers."""
     client = ApiClient.from_kubeconfig(kubeconfig_path, user_agent=f"kubelet/v1.32.4-mizzen ({node_name})")
+    server: Any = None
     try:
         k = Kubelet(client, node_name, data_dir, port=port, backoff_base=backoff_base)
+        if serve and not port:
+            server = await _start_server(k, client)
         if on_started is not None:
             on_started(k)
         await k.run(stop, cleanup=cleanup)
     finally:
+        if server is not None:
+            await server.stop()
         await client.close()
+
+
+async def _start_server(k: Kubelet, client: ApiClient) -> Any:
+    """The kubelet HTTPS server (logs, exec, port-forward) on 127.0.0.1, port 0; its port is
+    advertised in the Node's daemonEndpoints. Requests must carry this client's bearer token
+    (the one the API server proxies with). Without it the node still runs pods."""
+    try:
+        from kubelet.server import KubeletServer, token_authenticator
+        server = KubeletServer(k.runtime, authenticate=token_authenticator(client.config.bearer_token() or ""))
+        k.node.port = await server.start()
+    except (ImportError, OSError, RuntimeError) as exc:
+        log.warning("kubelet: the kubelet server did not start (no logs/exec for this node): %s", exc)
+        return None
+    return server

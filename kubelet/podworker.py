@@ -52,6 +52,8 @@ RETRYABLE: tuple[type[BaseException], ...] = (StatusError, *TRANSPORT_ERRORS)
 Obj = dict[str, Any]
 
 RESYNC_SECONDS = 10.0
+# how long a stopping kubelet lets a pod that is being terminated finish
+TERMINATION_WAIT_ON_STOP = 45.0
 IMAGE_BACKOFF = "ImagePullBackOff"
 
 
@@ -197,6 +199,7 @@ class PodWorker:
         self.start_time: str | None = ((pod.get("status") or {}).get("startTime"))
         self.deadline_exceeded = False
         self.done = False
+        self.terminating = False
         self._wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.volume_skips_reported = False
@@ -218,7 +221,14 @@ class PodWorker:
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stop working (the kubelet stops): containers keep running."""
+        """Stop working (the kubelet stops): containers keep running, except that a pod
+        being terminated is finished first (its object may already be gone, and nobody
+        else would ever stop its containers)."""
+        deleting = self.pod is None or bool((self.pod.get("metadata") or {}).get("deletionTimestamp"))
+        if self.task is not None and (self.terminating or deleting) and not self.task.done():
+            self.wake()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self.task), TERMINATION_WAIT_ON_STOP)
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -670,6 +680,7 @@ class PodWorker:
             self.sandbox_removed = True
 
     async def _terminate(self, pod: Obj) -> None:
+        self.terminating = True
         meta = pod["metadata"]
         spec = pod.get("spec") or {}
         grace = meta.get("deletionGracePeriodSeconds")
@@ -722,6 +733,7 @@ class PodWorker:
 
     async def _teardown(self, grace: float) -> None:
         """Every container, the pod cgroup, network namespace, IPC namespace and directory."""
+        self.terminating = True
         await self._kill_running(self.pod or {}, grace, "")
         for t in self.exit_waiters.values():
             t.cancel()
