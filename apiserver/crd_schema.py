@@ -19,7 +19,16 @@ import re
 from typing import Any
 
 from apimachinery.errors import Cause
-from apiserver.registry.validation import duplicate, invalid, not_supported, required, too_many
+from apiserver.registry.validation import (
+    Raw,
+    duplicate,
+    go_quote,
+    go_value,
+    invalid,
+    not_supported,
+    required,
+    too_many,
+)
 
 JSON = dict[str, Any]
 
@@ -189,7 +198,8 @@ def _validate_array(schema: JSON, value: list[Any], path: str, shown: str, out: 
                 continue
             k = tuple(repr(item.get(key)) for key in keys)
             if k in seen_keys:
-                out.append(duplicate(f"{path}[{i}]", {key: item.get(key) for key in keys}))
+                shown_keys = ", ".join(f"{go_quote(key)}:{go_value(item.get(key))}" for key in keys)
+                out.append(duplicate(f"{path}[{i}]", Raw(f"map[string]interface {{}}{{{shown_keys}}}")))
             seen_keys.add(k)
 
 
