@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,6 +341,13 @@ class APIServer:
             return decode_object(body, kind)
         return objects.decode_object(body, ct)
 
+    async def find_duplicates(self, req: Request, decoded: Any, opts: Options) -> None:
+        """Keys a JSON body holds twice in one object, which fieldValidation reports
+        (`duplicate field "replicas"`): the parser already kept only the last one."""
+        if opts.field_validation == "Ignore" or req.content_type == "application/vnd.kubernetes.protobuf":
+            return
+        opts.duplicate_fields = duplicate_fields(await req.body(), decoded)
+
     # ------------------------------------------------------------------ verbs
 
     async def get(self, req: Request, res: ResourceInfo, r: Route) -> Response:
@@ -430,6 +439,7 @@ class APIServer:
         if res.group == "" and res.plural == "bindings":
             raise MethodNotAllowed()
         obj = await self.body_object(req, res.kind)
+        await self.find_duplicates(req, obj, opts)
         stored, code = await self.handlers.create(res, r.namespace, obj, opts)
         return self.obj_response(req, res, stored, code, opts)
 
@@ -484,6 +494,7 @@ class APIServer:
             return self.obj_response(req, res, stored, code, opts)
         if r.subresource not in ("", "status"):
             raise MethodNotAllowed()
+        await self.find_duplicates(req, obj, opts)
         stored, code = await self.handlers.update(res, r.namespace, r.name, obj, opts, r.subresource)
         return self.obj_response(req, res, stored, code, opts)
 
@@ -508,6 +519,9 @@ class APIServer:
             return json_response(scale, 200, _warning_headers(opts))
         if r.subresource not in ("", "status"):
             raise MethodNotAllowed()
+        if opts.field_validation != "Ignore" and ct in ("application/merge-patch+json",
+                                                        "application/strategic-merge-patch+json"):
+            await self.find_duplicates(req, objects.decode_body(body, ct), opts)
         existed = True
         if ct == "application/apply-patch+yaml":
             existed = await self.store.get(key_for(res, r.namespace, r.name)) is not None
@@ -709,6 +723,39 @@ def _warning_headers(opts: Options | None) -> list[tuple[bytes, bytes]]:
     if not opts or not opts.warnings:
         return []
     return [(b"warning", ('299 - "' + w.replace('"', '\\"') + '"').encode()) for w in opts.warnings]
+
+
+_KEY_END = re.compile(rb'"\s*:')
+
+
+def duplicate_fields(body: bytes, decoded: Any) -> list[str]:
+    """The keys that occur twice in one object of a JSON `body` (`decoded` is what the parser
+    made of it). Every key ends with `":`, so a body with no more of those than `decoded` has
+    keys has no duplicate, and only then is it parsed again, keeping every pair."""
+    if not body.lstrip().startswith(b"{") or len(_KEY_END.findall(body)) <= _count_keys(decoded):
+        return []
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                found.append(key)
+            seen.add(key)
+        return dict(items)
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except ValueError:
+        return []
+    return found
+
+
+def _count_keys(value: Any) -> int:
+    if isinstance(value, dict):
+        return len(value) + sum(_count_keys(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_count_keys(v) for v in value)
+    return 0
 
 
 def _int_arg(req: Request, name: str) -> int:

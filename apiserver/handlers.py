@@ -16,8 +16,9 @@ import copy
 import dataclasses
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -54,6 +55,8 @@ class Options:
     field_manager: str = ""
     field_validation: str = "Strict"  # Kubernetes' server default since v1.27 when the client sends none? no: Warn
     warnings: list[str] | None = None
+    #: keys the request body held twice in one object (found before the JSON parser kept the last)
+    duplicate_fields: list[str] = field(default_factory=list)
 
 
 class Handlers:
@@ -135,12 +138,13 @@ class Handlers:
             raise BadRequest(f"the name of the object ({m['name']}) does not match the name on the URL ({name_from_url})")
         if not m.get("name") and m.get("generateName"):
             m["name"] = objects.generate_name(m["generateName"])
-        self.check_fields(res, obj, opts)
+        self.check_fields(res, obj, opts, whole_object=True)
         if res.namespaced:
             await self.check_namespace_open(namespace or m.get("namespace") or "")
         strategy = self.strategy_for(res)
         for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             m.pop(f, None)
+        drop_empty_metadata(m)
         m["uid"] = objects.new_uid()
         m["creationTimestamp"] = rfc3339()
         strategy.prepare_for_create(obj)
@@ -149,6 +153,7 @@ class Handlers:
         causes = strategy.validate(obj)
         if causes:
             raise Invalid(res.kind, m.get("name", ""), causes, res.group)
+        self.add_warnings(opts, pod_template_warnings(res, obj))
         self.set_managed_fields(obj, None, opts, "Update")
         self.check_size(obj)
         if opts.dry_run:
@@ -184,7 +189,7 @@ class Handlers:
         if m.get("name") and m["name"] != name:
             raise BadRequest(f"the name of the object ({m['name']}) does not match the name on the URL ({name})")
         m["name"] = name
-        self.check_fields(res, obj, opts)
+        self.check_fields(res, obj, opts, whole_object=True)
         wanted_rv = m.get("resourceVersion") or ""
         new_body = obj
 
@@ -228,6 +233,7 @@ class Handlers:
             if "managedFields" not in nm and "managedFields" in om:
                 nm["managedFields"] = om["managedFields"]
             nm["resourceVersion"] = om.get("resourceVersion", "")
+            drop_empty_metadata(nm)
             if subresource == "status":
                 strategy.prepare_for_status_update(new, old)
                 self.admit("UPDATE", res, new, old)
@@ -246,6 +252,8 @@ class Handlers:
                 self.admit("UPDATE", res, new, old)
                 strategy.default(new)
                 causes = strategy.validate_update(new, old)
+                if not causes and nm.get("generation") != om.get("generation"):
+                    self.add_warnings(opts, pod_template_warnings(res, new))
             if causes:
                 raise Invalid(res.kind, name, causes, res.group)
             self.set_managed_fields(new, old, opts, operation, subresource)
@@ -631,17 +639,32 @@ class Handlers:
             raise errors.Forbidden(f"unable to create new content in namespace {namespace} because it is being "
                                    "terminated", "", "")
 
-    def check_fields(self, res: ResourceInfo, obj: dict[str, Any], opts: Options) -> None:
-        if opts.field_validation == "Ignore":
-            return
+    def check_fields(self, res: ResourceInfo, obj: dict[str, Any], opts: Options, whole_object: bool = False) -> None:
+        """fieldValidation: duplicate and unknown fields are an error (Strict), warnings
+        (Warn) or ignored. A whole object (create, update) that fails is reported as
+        Kubernetes' decoder does (`Deployment in version "v1" cannot be handled as a
+        Deployment: strict decoding error: ...`); a patched object by the bare strict error."""
         schema_unknown = getattr(res, "unknown_fields", None)  # custom resources: their CRD's schema
         unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, self.model_for(res))
-        if not unknown:
+        for path in unknown:  # dropped whatever the level, as Kubernetes' decoder drops them
+            _remove_path(obj, path)
+        if opts.field_validation == "Ignore":
+            return
+        problems = [f'duplicate field "{k}"' for k in opts.duplicate_fields]
+        problems += [f'unknown field "{p}"' for p in unknown]
+        if not problems:
             return
         if opts.field_validation == "Strict":
-            raise BadRequest("strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown))
+            message = "strict decoding error: " + ", ".join(problems)
+            if whole_object:
+                message = f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {message}'
+            raise BadRequest(message)
+        self.add_warnings(opts, problems)
+
+    @staticmethod
+    def add_warnings(opts: Options, warnings: list[str]) -> None:
         if opts.warnings is not None:
-            opts.warnings.extend(f'unknown field "{p}"' for p in unknown)
+            opts.warnings.extend(w for w in warnings if w not in opts.warnings)
 
     def check_size(self, obj: dict[str, Any]) -> None:
         if len(orjson.dumps(obj)) > MAX_OBJECT:
@@ -690,6 +713,77 @@ def scale_of(res: ResourceInfo, obj: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class _ApplyOptions(Options):
     """The options of a server-side apply: its managedFields come from the apply itself."""
+
+
+# Node labels Kubernetes deprecated, and what it says about them (pkg/api/node).
+DEPRECATED_NODE_LABELS = {
+    "beta.kubernetes.io/arch": 'deprecated since v1.14; use "kubernetes.io/arch" instead',
+    "beta.kubernetes.io/os": 'deprecated since v1.14; use "kubernetes.io/os" instead',
+    "failure-domain.beta.kubernetes.io/region": 'deprecated since v1.17; use "topology.kubernetes.io/region" instead',
+    "failure-domain.beta.kubernetes.io/zone": 'deprecated since v1.17; use "topology.kubernetes.io/zone" instead',
+    "beta.kubernetes.io/instance-type": 'deprecated since v1.17; use "node.kubernetes.io/instance-type" instead',
+}
+# Where each kind keeps its pod template.
+_POD_TEMPLATE_PATHS = {("", "Pod"): (), ("", "PodTemplate"): ("template",),
+                       ("", "ReplicationController"): ("spec", "template"),
+                       ("apps", "Deployment"): ("spec", "template"), ("apps", "ReplicaSet"): ("spec", "template"),
+                       ("apps", "StatefulSet"): ("spec", "template"), ("apps", "DaemonSet"): ("spec", "template"),
+                       ("batch", "Job"): ("spec", "template"),
+                       ("batch", "CronJob"): ("spec", "jobTemplate", "spec", "template")}
+
+
+def pod_template_warnings(res: ResourceInfo, obj: dict[str, Any]) -> list[str]:
+    """The `Warning` headers Kubernetes (pkg/api/pod warnings) sends for a pod or pod template
+    that uses deprecated node labels in its nodeSelector or the annotations that replaced
+    fields (seccomp: non-functional since v1.27; AppArmor: deprecated since v1.30)."""
+    path = _POD_TEMPLATE_PATHS.get((res.group, res.kind))
+    if path is None:
+        return []
+    template: Any = obj
+    for key in path:
+        template = template.get(key) if isinstance(template, dict) else None
+    if not isinstance(template, dict):
+        return []
+    prefix = "".join(f"{key}." for key in path)
+    out = []
+    node_selector = (template.get("spec") or {}).get("nodeSelector") or {}
+    for label in node_selector:
+        if label in DEPRECATED_NODE_LABELS:
+            out.append(f"{prefix}spec.nodeSelector[{label}]: {DEPRECATED_NODE_LABELS[label]}")
+    for key in (template.get("metadata") or {}).get("annotations") or {}:
+        if key == "seccomp.security.alpha.kubernetes.io/pod" or key.startswith(
+                "container.seccomp.security.alpha.kubernetes.io/"):
+            out.append(f'{prefix}metadata.annotations[{key}]: non-functional in v1.27+; use the "seccompProfile" '
+                       "field instead")
+        elif key.startswith("container.apparmor.security.beta.kubernetes.io/"):
+            out.append(f'{prefix}metadata.annotations[{key}]: deprecated since v1.30; use the "appArmorProfile" '
+                       "field instead")
+    return out
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def _remove_path(obj: Any, path: str) -> None:
+    """Delete the field at a path as unknown_fields writes them (`spec.template.spec.containers[0].foo`)."""
+    tokens: list[str | int] = [int(i) if i else key for key, i in _PATH_TOKEN.findall(path)]
+    for tok in tokens[:-1]:
+        if isinstance(tok, int) and isinstance(obj, list) and tok < len(obj):
+            obj = obj[tok]
+        elif isinstance(tok, str) and isinstance(obj, dict) and tok in obj:
+            obj = obj[tok]
+        else:
+            return
+    if tokens and isinstance(obj, dict):
+        obj.pop(tokens[-1], None)
+
+
+def drop_empty_metadata(m: dict[str, Any]) -> None:
+    """Kubernetes omits empty labels, annotations, finalizers and ownerReferences (Go's
+    omitempty): `kubectl label x-` of the last label leaves no `labels: {}` behind."""
+    for key in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if key in m and not m[key]:
+            del m[key]
 
 
 def _patch_error(e: Exception) -> StatusError:
