@@ -8,7 +8,10 @@ and runs one ``PodWorker`` per pod uid (``podworker.py``). Containers are starte
 ``kubelet.runtime.Runtime``, whose per-container shims outlive the kubelet: a kubelet that
 stops (or is killed) leaves containers running, and the next one on the same data dir adopts
 them (restart counts and all). With ``cleanup=True`` it removes, on stop, every container,
-mount, cgroup and network namespace it made.
+mount, cgroup and network namespace it made (so does a plain stop when no container is left);
+a pod being terminated when the kubelet stops is finished first. ``run_kubelet`` also runs the
+kubelet server (``kubelet/server.py``: logs, exec, port-forward) and advertises its port in
+the Node's ``daemonEndpoints``.
 
 Pod IPs: pod networking comes in a later issue; each pod has its own network namespace with
 only loopback, so the kubelet reports ``podIP`` = ``127.0.0.1`` (what the pod is reachable
