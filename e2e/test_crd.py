@@ -144,3 +144,16 @@ def test_custom_resources_are_served_after_restart(tmp_path: Path) -> None:
         assert c.kubectl("get", "widget", "small", "-o", "jsonpath={.spec.size}").out == "3"
     finally:
         c.stop()
+
+
+def test_crd_without_structural_schema_is_refused(cluster: Cluster) -> None:
+    bad = CRD.read_text().replace("name: widgets.example.mizzen.dev", "name: gadgets.example.mizzen.dev").replace(
+        "plural: widgets", "plural: gadgets").replace("singular: widget", "singular: gadget").replace(
+        "kind: Widget", "kind: Gadget").replace("shortNames: [wd]", "shortNames: [gd]").replace(
+        "              type: object\n              description: What", "              description: What")
+    r = cluster.kubectl("apply", "-f", "-", input=bad, check=False)
+    assert r.code == 1
+    assert r.err.strip() == (
+        'The CustomResourceDefinition "gadgets.example.mizzen.dev" is invalid: '
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for "
+        "specified object fields")

@@ -122,3 +122,12 @@ def test_crd_strategy_requires_structural_schemas() -> None:
         "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for "
         "specified object fields",
         "spec.versions[2].schema.openAPIV3Schema: Required value: schemas are required"]
+
+
+def test_cluster_scoped_crd_and_list_kind() -> None:
+    cluster = copy.deepcopy(CRD)
+    cluster["spec"]["scope"] = "Cluster"
+    cluster["spec"]["names"]["listKind"] = "WidgetCollection"
+    r = crds.resources_for(cluster)[0]
+    assert not r.namespaced and r.list_kind == "WidgetCollection"
+    assert r.path(name="w") == "/apis/example.mizzen.dev/v1/widgets/w"
