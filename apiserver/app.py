@@ -125,7 +125,7 @@ class APIServer:
                                            "apiserver per request kind in last second.", ("request_kind",))
         self.ready = False
         # A span per request costs ~20 us even when nothing exports it: only when a tracer
-        # provider is installed (mizzen up --otel-console, or the OTEL_* environment).
+        # provider is installed (OTEL_TRACES_EXPORTER=console|otlp: see mizzen/telemetry.py).
         self.tracing = not isinstance(trace.get_tracer_provider(),
                                       (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
         self._disc_cache: dict[Any, tuple[bytes, str]] = {}

@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data_dir = (getattr(args, "data_dir", None) or default_data_dir()).resolve()
+    from mizzen.telemetry import setup_tracing
+    setup_tracing(f"mizzen-{args.command}")
     try:
         if args.command == "kubeconfig":
             path = data_dir / "kubeconfig"
