@@ -51,6 +51,7 @@ tracer = trace.get_tracer("mizzen.apiserver")
 
 TABLE = "as=Table"
 WATCH_TIMEOUT_DEFAULT = 1800.0
+REAP_SLACK = dt.timedelta(seconds=15)
 
 
 @dataclass
@@ -692,7 +693,10 @@ class APIServer:
 
     async def reap_pods(self) -> None:
         """Pods whose grace period ran out and that no kubelet removed are deleted, as the
-        issue asks ("the object stays until the kubelet or the grace period removes it")."""
+        issue asks ("the object stays until the kubelet or the grace period removes it").
+        The kubelet kills the containers when the grace period ends and then deletes the pod
+        itself; the reaper waits REAP_SLACK longer so that it never races a live kubelet, and
+        only pods of a dead or missing kubelet are left to it."""
         pods = self.registry.by_resource("", "v1", "pods")
         assert pods is not None
         while True:
@@ -703,7 +707,7 @@ class APIServer:
                 for kv in result.items:
                     m = kv.obj["metadata"]
                     ts = m.get("deletionTimestamp")
-                    if ts and not m.get("finalizers") and objects.parse_time(ts) <= now:
+                    if ts and not m.get("finalizers") and objects.parse_time(ts) + REAP_SLACK <= now:
                         try:
                             await self.handlers.delete(pods, m["namespace"], m["name"], {"gracePeriodSeconds": 0})
                         except StatusError:

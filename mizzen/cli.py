@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
                     help="seconds without a node heartbeat before the node is NotReady")
     up.add_argument("--default-toleration-seconds", type=int, default=300,
                     help="tolerationSeconds added to pods for not-ready/unreachable taints")
+    up.add_argument("--keep-containers", action="store_true",
+                    help="on shutdown, leave pod containers running (a restarted cluster adopts them); by default "
+                    "every container, mount, cgroup and namespace is removed")
 
     api = sub.add_parser("apiserver", help="run the API server alone")
     _common(api)

@@ -59,13 +59,30 @@ async def start_components(args: argparse.Namespace, data_dir: Path, kubeconfig:
         spawn("node-control", _node_control(data_dir, names, nodes.stop_node, nodes.start_node, stop))
         await _wait_registered(nodes.registered, tasks)
     elif args.runtime == "real" and names:
-        try:
-            from kubelet.agent import run_kubelet  # type: ignore[import-not-found]
-        except ImportError:
-            log.warning("the real kubelet is not built yet: running without nodes")
-        else:
-            spawn("kubelet", run_kubelet(kc, node_name=names[0], data_dir=data_dir / "kubelet", stop=stop))
+        from kubelet.agent import Kubelet, run_kubelet
+        if len(names) > 1:
+            log.warning("the real runtime runs one node per machine until pod networking links nodes; "
+                        "starting %s only", names[0])
+        started: asyncio.Future[Kubelet] = asyncio.get_running_loop().create_future()
+        spawn("kubelet", run_kubelet(kc, node_name=names[0], data_dir=data_dir / "kubelet", stop=stop,
+                                     cleanup=not args.keep_containers,
+                                     on_started=lambda k: started.done() or started.set_result(k)))
+        kubelet = await _first(started, tasks)
+        if kubelet is not None:
+            async def pause(_: str) -> None:
+                kubelet.pause()
+
+            async def resume(_: str) -> None:
+                await kubelet.resume()
+            spawn("node-control", _node_control(data_dir, names[:1], pause, resume, stop))
+            await _wait_registered(kubelet.registered, tasks)
     return tasks
+
+
+async def _first(fut: asyncio.Future, tasks: list[asyncio.Task[None]]):  # type: ignore[type-arg,no-untyped-def]
+    """The future's result, or None when a component ended first (it failed)."""
+    await asyncio.wait({fut, *tasks}, return_when=asyncio.FIRST_COMPLETED, timeout=60)
+    return fut.result() if fut.done() else None
 
 
 def _optional_controllers(args: argparse.Namespace) -> list[tuple[str, Callable[[str, asyncio.Event],
