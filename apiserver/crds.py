@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -111,9 +112,23 @@ def set_path(obj: JSON, path: str, value: Any) -> None:
 
 # ------------------------------------------------------------------------------ decisions
 
+_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(name: str) -> tuple[int, int, int, str]:
+    """Kubernetes' version order (most preferred first as the sort key grows smaller):
+    GA before beta before alpha, higher numbers first, then other names alphabetically:
+    v2, v1, v1beta2, v1beta1, v1alpha1, foo."""
+    m = _VERSION.match(name)
+    if m is None:
+        return (3, 0, 0, name)
+    major, stage, minor = int(m.group(1)), m.group(2), int(m.group(3) or 0)
+    return ({None: 0, "beta": 1, "alpha": 2}[stage], -major, -minor, "")
+
+
 def resources_for(crd: JSON) -> list[CustomResourceInfo]:
-    """One entry per served version, in the CRD's order (the first served version is the
-    preferred one, as discovery sorts them)."""
+    """One entry per served version, the preferred version (by `version_priority`, as
+    Kubernetes' discovery orders them) first."""
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
     group = spec.get("group") or ""
@@ -142,7 +157,7 @@ def resources_for(crd: JSON) -> list[CustomResourceInfo]:
             openapi_schema=schema if isinstance(schema, dict) else None,
             printer_columns=[c for c in v.get("additionalPrinterColumns") or [] if isinstance(c, dict)],
             scale_paths=scale_paths, list_kind_name=names.get("listKind") or ""))
-    return out
+    return sorted(out, key=lambda r: version_priority(r.version))
 
 
 def name_conflicts(crd: JSON, registry: Any) -> str:
@@ -349,15 +364,16 @@ class CRDController:
                 self.registry.remove(r.group, r.version, r.plural)
 
     def serve(self, name: str, resources: list[CustomResourceInfo]) -> None:
+        """Register the CRD's resources; when anything changed, all of them again, in
+        preference order (the registry lists a group's versions in the order added)."""
         old = self.served.get(name, [])
-        keep = {(r.group, r.version, r.plural) for r in resources}
+        if [(r, r.openapi_schema, r.printer_columns) for r in old] == \
+                [(r, r.openapi_schema, r.printer_columns) for r in resources]:
+            return
         for r in old:
-            if (r.group, r.version, r.plural) not in keep:
-                self.registry.remove(r.group, r.version, r.plural)
+            self.registry.remove(r.group, r.version, r.plural)
         for r in resources:
-            if r not in old or r.openapi_schema != _same(old, r).openapi_schema or \
-                    r.printer_columns != _same(old, r).printer_columns:
-                self.registry.add(r)
+            self.registry.add(r)
         self.served[name] = resources
 
     async def sync(self, crd: JSON) -> bool:
@@ -433,13 +449,6 @@ class CRDController:
         except errors.NotFound:
             pass
         return True
-
-
-def _same(old: list[CustomResourceInfo], r: CustomResourceInfo) -> CustomResourceInfo:
-    for o in old:
-        if (o.group, o.version, o.plural) == (r.group, r.version, r.plural):
-            return o
-    return r
 
 
 __all__ = ["CLEANUP_FINALIZER", "CRDController", "CustomResourceInfo", "KeyValue", "desired_status",

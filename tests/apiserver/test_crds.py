@@ -37,6 +37,9 @@ def test_one_resource_per_served_version() -> None:
     assert [(r.group, r.version, r.plural, r.kind, r.singular_name, r.namespaced) for r in got] == [
         ("example.mizzen.dev", "v1", "widgets", "Widget", "widget", True),
         ("example.mizzen.dev", "v1beta1", "widgets", "Widget", "widget", True)]
+    ordered = copy.deepcopy(CRD)
+    ordered["spec"]["versions"].reverse()
+    assert [r.version for r in crds.resources_for(ordered)] == ["v1", "v1beta1"]
     v1 = got[0]
     assert [s.name for s in v1.subresources] == ["scale", "status"]
     assert v1.short_names == ("wd",) and v1.categories == ("all",) and v1.list_kind == "WidgetList"
@@ -131,3 +134,31 @@ def test_cluster_scoped_crd_and_list_kind() -> None:
     r = crds.resources_for(cluster)[0]
     assert not r.namespaced and r.list_kind == "WidgetCollection"
     assert r.path(name="w") == "/apis/example.mizzen.dev/v1/widgets/w"
+
+
+def test_version_priority() -> None:
+    names = ["v1alpha1", "foo", "v1", "v2beta1", "v1beta2", "v2", "v1beta1", "bar"]
+    assert sorted(names, key=crds.version_priority) == ["v2", "v1", "v2beta1", "v1beta2", "v1beta1", "v1alpha1",
+                                                       "bar", "foo"]
+
+
+def test_serving_keeps_the_preferred_version_first_and_unserves() -> None:
+    from types import SimpleNamespace
+
+    registry = Registry(list(DEFAULT))
+    controller = crds.CRDController(SimpleNamespace(store=None, registry=registry, handlers=None))  # type: ignore[arg-type]
+    name = CRD["metadata"]["name"]
+    controller.serve(name, crds.resources_for(CRD))
+    changed = copy.deepcopy(CRD)
+    changed["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["description"] = "changed"
+    generation = registry.generation
+    controller.serve(name, crds.resources_for(changed))
+    assert registry.generation > generation
+    assert registry.versions("example.mizzen.dev") == ["v1", "v1beta1"]
+    v1 = registry.by_resource("example.mizzen.dev", "v1", "widgets")
+    assert v1 is not None and v1.openapi_schema["description"] == "changed"  # type: ignore[attr-defined]
+    generation = registry.generation
+    controller.serve(name, crds.resources_for(changed))
+    assert registry.generation == generation  # nothing changed: discovery caches stay valid
+    controller.unserve(name)
+    assert registry.versions("example.mizzen.dev") == [] and registry.lookup("widgets") is None
