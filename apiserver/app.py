@@ -313,7 +313,7 @@ class APIServer:
         if isinstance(stored, KeyValue):
             if self.wants_table(req):
                 return json_response(self.table(req, res, [stored.obj], str(stored.revision)), status, headers)
-            return raw_response(stored.raw, status, headers)
+            return raw_response(_as_version(res, stored.raw), status, headers)
         if self.wants_table(req):
             return json_response(self.table(req, res, [stored], ""), status, headers)
         return json_response(stored, status, headers)
@@ -391,7 +391,7 @@ class APIServer:
             if remaining is not None:
                 head["remainingItemCount"] = remaining
         body = b"".join((b'{"kind":"', res.list_kind.encode(), b'","apiVersion":"', res.api_version.encode(),
-                         b'","metadata":', orjson.dumps(head), b',"items":[', b",".join(kv.raw for kv in items),
+                         b'","metadata":', orjson.dumps(head), b',"items":[', b",".join(_as_version(res, kv.raw) for kv in items),
                          b"]}"))
         return raw_response(body)
 
@@ -426,6 +426,9 @@ class APIServer:
                                printer_columns=getattr(res, "printer_columns", None))
                 first = False
                 return watch.event_line(type_, orjson.dumps(t))
+        elif getattr(res, "all_versions", ()):
+            def encode(type_: str, kv: KeyValue) -> bytes:
+                return watch.event_line(type_, _as_version(res, kv.raw))
         body = watch.stream(self.store, res, prefix_for(res, namespace), resource_version=rv, matches=matches,
                             encode=encode, initial=initial, initial_revision=initial_rev, duration=timeout,
                             bookmarks=req.flag("allowWatchBookmarks"),
@@ -714,6 +717,15 @@ class APIServer:
                             pass
             except Exception:
                 log.exception("pod reaper")
+
+
+def _as_version(res: ResourceInfo, raw: bytes) -> bytes:
+    """A stored custom resource as the version asked for (CRDs with several versions share
+    storage; conversion None changes only apiVersion). Built-ins pass through untouched."""
+    if len(getattr(res, "all_versions", ())) < 2:
+        return raw
+    from apiserver.crds import as_version
+    return as_version(res, raw)
 
 
 def _success(details: dict[str, Any] | None = None) -> dict[str, Any]:

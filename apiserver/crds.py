@@ -23,10 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from apimachinery import errors
 from apimachinery.errors import Cause
@@ -57,6 +60,8 @@ class CustomResourceInfo(ResourceInfo):
     # specReplicasPath, statusReplicasPath, labelSelectorPath (".spec.replicas" ...)
     scale_paths: tuple[str, str, str] | None = None
     list_kind_name: str = ""
+    # every version the CRD serves (several: stored objects are shown as the version asked for)
+    all_versions: tuple[str, ...] = ()
 
     @property
     def list_kind(self) -> str:
@@ -157,7 +162,18 @@ def resources_for(crd: JSON) -> list[CustomResourceInfo]:
             openapi_schema=schema if isinstance(schema, dict) else None,
             printer_columns=[c for c in v.get("additionalPrinterColumns") or [] if isinstance(c, dict)],
             scale_paths=scale_paths, list_kind_name=names.get("listKind") or ""))
-    return sorted(out, key=lambda r: version_priority(r.version))
+    out.sort(key=lambda r: version_priority(r.version))
+    served = tuple(r.version for r in out)
+    return [dataclasses.replace(r, all_versions=served) for r in out]
+
+
+def as_version(res: ResourceInfo, raw: bytes) -> bytes:
+    """A stored object (JSON) with the apiVersion of `res`: conversion strategy None."""
+    obj = orjson.loads(raw)
+    if not isinstance(obj, dict) or obj.get("apiVersion") == res.api_version:
+        return raw
+    obj["apiVersion"] = res.api_version
+    return orjson.dumps(obj)
 
 
 def name_conflicts(crd: JSON, registry: Any) -> str:

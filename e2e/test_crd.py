@@ -157,3 +157,38 @@ def test_crd_without_structural_schema_is_refused(cluster: Cluster) -> None:
         'The CustomResourceDefinition "gadgets.example.mizzen.dev" is invalid: '
         "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for "
         "specified object fields")
+
+
+GIZMO = """
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gizmos.example.mizzen.dev
+spec:
+  group: example.mizzen.dev
+  scope: Cluster
+  names: {plural: gizmos, singular: gizmo, kind: Gizmo}
+  versions:
+    - name: v1beta1
+      served: true
+      storage: false
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+    - name: v1
+      served: true
+      storage: true
+      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+"""
+
+
+def test_versions_share_storage_and_show_the_version_asked_for(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", input=GIZMO)
+    cluster.kubectl("wait", "--for=condition=Established", "crd/gizmos.example.mizzen.dev", "--timeout=30s")
+    cluster.kubectl("create", "-f", "-", input="apiVersion: example.mizzen.dev/v1beta1\nkind: Gizmo\n"
+                                               "metadata: {name: g}\nspec: {a: 1}\n")
+    # The preferred version is v1 (GA before beta), whatever the CRD's order.
+    assert cluster.kubectl("get", "gizmo", "g", "-o", "jsonpath={.apiVersion} {.spec.a}").out == \
+        "example.mizzen.dev/v1 1"
+    assert cluster.kubectl("get", "gizmos.v1beta1.example.mizzen.dev", "-o", "jsonpath={.items[0].apiVersion}"
+                           ).out == "example.mizzen.dev/v1beta1"
+    raw = json.loads(cluster.kubectl("get", "--raw", "/apis/example.mizzen.dev/v1/gizmos").out)
+    assert [i["apiVersion"] for i in raw["items"]] == ["example.mizzen.dev/v1"]

@@ -162,3 +162,11 @@ def test_serving_keeps_the_preferred_version_first_and_unserves() -> None:
     assert registry.generation == generation  # nothing changed: discovery caches stay valid
     controller.unserve(name)
     assert registry.versions("example.mizzen.dev") == [] and registry.lookup("widgets") is None
+
+
+def test_as_version_changes_only_api_version() -> None:
+    v1, v1beta1 = crds.resources_for(CRD)
+    assert v1.all_versions == ("v1", "v1beta1")
+    raw = b'{"apiVersion":"example.mizzen.dev/v1beta1","kind":"Widget","spec":{"apiVersion":"x"}}'
+    assert crds.as_version(v1, raw) == b'{"apiVersion":"example.mizzen.dev/v1","kind":"Widget","spec":{"apiVersion":"x"}}'
+    assert crds.as_version(v1beta1, raw) is raw
