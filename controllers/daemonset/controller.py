@@ -63,6 +63,7 @@ class DaemonSetController(Controller):
         self.cr_informer = ctx.informer(CONTROLLERREVISIONS)
         self.recorder = ctx.recorder("daemonset-controller")
         self.expectations = UIDTrackingControllerExpectations()
+        self._should_cache: dict[str, tuple[object, dict[str, tuple[object, tuple[bool, bool]]]]] = {}
         self.ds_informer.add_handler(on_add=self.enqueue, on_update=self._ds_updated, on_delete=self._ds_deleted)
         self.node_informer.add_handler(on_add=self._node_changed, on_update=self._node_updated,
                                        on_delete=self._node_changed)
@@ -79,6 +80,7 @@ class DaemonSetController(Controller):
 
     def _ds_deleted(self, ds: Obj) -> None:
         self.expectations.delete(podutil.key_of(ds))
+        self._should_cache.pop(podutil.uid_of(ds), None)
         self.enqueue(ds)
 
     def _node_changed(self, node: Obj) -> None:
@@ -160,10 +162,11 @@ class DaemonSetController(Controller):
         for p in pods:
             by_node.setdefault(target_node(p), []).append(p)
         at = podutil.now()
+        should = self._should_run(ds, nodes)
         error: StatusError | None = None
         if self.expectations.satisfied(key):
             try:
-                need, delete, failed = dsd.pods_should_be_on_nodes(ds, nodes, by_node, hash_)
+                need, delete, failed = dsd.pods_should_be_on_nodes(ds, nodes, by_node, hash_, should)
                 for name in failed:
                     p = next(p for p in pods if podutil.name_of(p) == name)
                     self.recorder.event(ds, WARNING, "FailedDaemonPod",
@@ -174,7 +177,7 @@ class DaemonSetController(Controller):
                 elif self.expectations.satisfied(key):
                     strategy = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("type", "RollingUpdate")
                     if strategy == "RollingUpdate":
-                        wanted = [podutil.name_of(n) for n in nodes if dsd.node_should_run(n, ds)[0]]
+                        wanted = [podutil.name_of(n) for n in nodes if should[podutil.name_of(n)][0]]
                         node_pods = {n: by_node.get(n) or [] for n in wanted}
                         known = {podutil.name_of(n) for n in nodes}
                         node_pods.update({n: ps for n, ps in by_node.items() if n in known and ps})
@@ -185,7 +188,7 @@ class DaemonSetController(Controller):
                 await self._cleanup_history(ds, histories, cur, pods)
             except StatusError as e:
                 error = e
-        status = dsd.calculate_status(ds, nodes, by_node, hash_, at)
+        status = dsd.calculate_status(ds, nodes, by_node, hash_, at, should)
         if any(status.get(k) != (ds.get("status") or {}).get(k) for k in status):
             upd = copy_object(ds)
             upd["status"] = {**(ds.get("status") or {}), **status}
@@ -196,6 +199,27 @@ class DaemonSetController(Controller):
         if min_ready and status["numberAvailable"] < status["numberReady"]:
             return Result(requeue_after=float(min_ready))
         return None
+
+    def _should_run(self, ds: Obj, nodes: list[Obj]) -> dsd.ShouldRun:
+        """node_should_run for every node, memoised per (DaemonSet generation, node
+        resourceVersion): with a thousand nodes it is most of a sync's work, and neither
+        changes on a pod event."""
+        uid, gen = podutil.uid_of(ds), podutil.meta(ds).get("generation")
+        cache = self._should_cache.get(uid)
+        if cache is None or cache[0] != gen:
+            cache = self._should_cache[uid] = (gen, {})
+        memo = cache[1]
+        out: dsd.ShouldRun = {}
+        for n in nodes:
+            name, rv = podutil.name_of(n), podutil.meta(n).get("resourceVersion")
+            hit = memo.get(name)
+            if hit is None or hit[0] != rv:
+                hit = memo[name] = (rv, dsd.node_should_run(n, ds))
+            out[name] = hit[1]
+        if len(memo) > 2 * len(nodes) + 16:
+            for name in set(memo) - set(out):
+                del memo[name]
+        return out
 
     async def _current_revision(self, ds: Obj, histories: list[Obj]) -> tuple[Obj, Obj]:
         """The ControllerRevision matching the template, created (revision max+1) if missing

@@ -186,8 +186,16 @@ def allows_surge(ds: Obj) -> bool:
     return podutil.scaled_value((st.get("rollingUpdate") or {}).get("maxSurge"), 1, True) != 0
 
 
+ShouldRun = dict[str, tuple[bool, bool]]
+"""node name -> node_should_run(node, ds), computed once per sync (or memoised) by the caller."""
+
+
+def should_run_map(ds: Obj, nodes: list[Obj]) -> ShouldRun:
+    return {podutil.name_of(n): node_should_run(n, ds) for n in nodes}
+
+
 def pods_should_be_on_nodes(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]],
-                            hash_: str) -> tuple[list[str], list[str], list[str]]:
+                            hash_: str, should: ShouldRun | None = None) -> tuple[list[str], list[str], list[str]]:
     """(nodes needing a pod, names of pods to delete, names of failed pods among them)
     (podsShouldBeOnNode over every node, then over pods on nodes that no longer exist).
 
@@ -202,7 +210,7 @@ def pods_should_be_on_nodes(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, l
     for node in sorted(nodes, key=podutil.name_of):
         name = podutil.name_of(node)
         known.add(name)
-        should_run, should_continue = node_should_run(node, ds)
+        should_run, should_continue = should[name] if should is not None else node_should_run(node, ds)
         pods = pods_by_node.get(name) or []
         if should_run and not pods:
             need.append(name)
@@ -403,14 +411,15 @@ def histories_to_cleanup(ds: Obj, histories: list[Obj], current: Obj | None, liv
 
 # --- status -------------------------------------------------------------------------------
 
-def calculate_status(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_: str, at: datetime) -> Obj:
+def calculate_status(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj]], hash_: str, at: datetime,
+                     should: ShouldRun | None = None) -> Obj:
     """desiredNumberScheduled, currentNumberScheduled, numberMisscheduled, numberReady,
     numberAvailable, numberUnavailable, updatedNumberScheduled, observedGeneration."""
     min_ready = int((ds.get("spec") or {}).get("minReadySeconds") or 0)
     gen = podutil.meta(ds).get("generation")
     desired = current = mis = ready_n = avail = updated = 0
     for node in nodes:
-        should_run, _ = node_should_run(node, ds)
+        should_run = (should[podutil.name_of(node)] if should is not None else node_should_run(node, ds))[0]
         pods = [p for p in pods_by_node.get(podutil.name_of(node)) or []]
         if should_run:
             desired += 1
