@@ -49,7 +49,7 @@ def test_one_resource_per_served_version() -> None:
 
 def test_scale_follows_the_crd_paths() -> None:
     v1 = crds.resources_for(CRD)[0]
-    obj = {"metadata": {"name": "w", "namespace": "default"}, "spec": {"count": 2}, "status": {"count": 1}}
+    obj: dict[str, Any] = {"metadata": {"name": "w", "namespace": "default"}, "spec": {"count": 2}, "status": {"count": 1}}
     scale = v1.scale_of(obj)
     assert scale["spec"] == {"replicas": 2} and scale["status"] == {"replicas": 1}
     v1.set_replicas(obj, 5)
