@@ -966,6 +966,20 @@ def test_field_validation(k: K) -> None:
         "deployment.apps/unk patched (no change)\n", 'Warning: unknown field "spec.replcias"\n'))
 
 
+@pytest.mark.xfail(strict=True, reason="no type check in the request path (apiserver/objects.py decode, owner: "
+                   "lead): a number where a string belongs (or a string where an int32 belongs) is stored as sent, "
+                   "where Kubernetes' decoder refuses it")
+def test_wrong_types_are_refused(k: K) -> None:
+    k.expect(["apply", "-f", "-"], Expect(
+        "", 'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" cannot be '
+        'handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string\n',
+        1), input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typed\ndata:\n  port: 8080\n")
+    ready_deployment(k, "web", 1)
+    r = k.expect(["patch", "deployment", "web", "-p", '{"spec":{"replicas":"x"}}'], Expect("", None, 1))
+    assert r.err.startswith("The request is invalid: patch: Invalid value: "), r.err
+    assert k.json("deployment", "web")["spec"]["replicas"] == 1
+
+
 def test_duplicate_fields(k: K, tmp_path: Path) -> None:
     # kubectl itself reads YAML into a map: of a duplicated key only the last survives, so
     # against Kubernetes too the object is created with replicas 2.
