@@ -52,6 +52,11 @@ def target_node(pod: Obj) -> str:
     return ""
 
 
+POD_EVENT_BATCH = 0.05
+"""Seconds a pod event waits before syncing its DaemonSet, so that the events of a wave of
+pods (one per node: a thousand at once) coalesce into a few syncs, each O(nodes)."""
+
+
 class DaemonSetController(Controller):
     name = "daemonset"
 
@@ -85,7 +90,7 @@ class DaemonSetController(Controller):
 
     def _node_changed(self, node: Obj) -> None:
         for ds in self.ds_informer.store.list():
-            self.enqueue(ds)
+            self.queue.add_after(podutil.key_of(ds), POD_EVENT_BATCH)
 
     def _node_updated(self, old: Obj, new: Obj) -> None:
         # Heartbeats change only status timestamps: only labels, taints and the spec matter here.
@@ -107,7 +112,7 @@ class DaemonSetController(Controller):
         key = self._owner(pod)
         if key is not None:
             self.expectations.creation_observed(key)
-            self.queue.add(key)
+            self.queue.add_after(key, POD_EVENT_BATCH)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
         if not podutil.pod_change_matters(old, new):
@@ -117,13 +122,13 @@ class DaemonSetController(Controller):
             return
         key = self._owner(new)
         if key is not None:
-            self.queue.add(key)
+            self.queue.add_after(key, POD_EVENT_BATCH)
 
     def _pod_deleted(self, pod: Obj) -> None:
         key = self._owner(pod)
         if key is not None:
             self.expectations.deletion_observed(key, podutil.key_of(pod))
-            self.queue.add(key)
+            self.queue.add_after(key, POD_EVENT_BATCH)
 
     def _cr_changed(self, cr: Obj) -> None:
         key = self._owner(cr)

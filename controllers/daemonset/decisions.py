@@ -426,8 +426,7 @@ def calculate_status(ds: Obj, nodes: list[Obj], pods_by_node: dict[str, list[Obj
             if not pods:
                 continue
             current += 1
-            pods.sort(key=podutil.creation_sort_key)
-            p = pods[0]
+            p = pods[0] if len(pods) == 1 else min(pods, key=podutil.creation_sort_key)
             if podutil.is_pod_ready(p):
                 ready_n += 1
                 if podutil.is_pod_available(p, min_ready, at):
