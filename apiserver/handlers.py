@@ -645,7 +645,12 @@ class Handlers:
         Kubernetes' decoder does (`Deployment in version "v1" cannot be handled as a
         Deployment: strict decoding error: ...`); a patched object by the bare strict error."""
         schema_unknown = getattr(res, "unknown_fields", None)  # custom resources: their CRD's schema
-        unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, self.model_for(res))
+        model = self.model_for(res)
+        if whole_object and model is not None and not schema_unknown:
+            wrong = string_map_type_error(obj, model)
+            if wrong:
+                raise BadRequest(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {wrong}')
+        unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, model)
         for path in unknown:  # dropped whatever the level, as Kubernetes' decoder drops them
             _remove_path(obj, path)
         if opts.field_validation == "Ignore":
@@ -776,6 +781,45 @@ def _remove_path(obj: Any, path: str) -> None:
             return
     if tokens and isinstance(obj, dict):
         obj.pop(tokens[-1], None)
+
+
+# String maps whose values users most often write as YAML numbers or booleans (`version: 1`,
+# `port: 8080`). Quantity maps (limits, capacity, hard, ...) are left out: they take numbers.
+_STRING_MAPS = frozenset(("labels", "annotations", "data", "stringData", "nodeSelector", "matchLabels", "selector"))
+_GO_VALUE = ((bool, "bool"), (int, "number"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+
+
+def string_map_type_error(obj: Any, model: str, path: str = "") -> str | None:
+    """Go's json decoder message for the first non-string value in a well-known string map
+    (`json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type
+    string`), which Kubernetes answers when it cannot decode the object; None when all is well."""
+    from apimachinery import schema
+
+    fields = schema.fields(model)
+    if not fields or not isinstance(obj, dict):
+        return None
+    for key, value in obj.items():
+        t = fields.get(key)
+        if t is None or value is None:
+            continue
+        p = f"{path}.{key}" if path else key
+        if t in ("dict(str, str)", "dict(str, bytes)") and key in _STRING_MAPS and isinstance(value, dict):
+            for item in value.values():
+                if item is not None and not isinstance(item, str):
+                    kind = next(name for typ, name in _GO_VALUE if isinstance(item, typ))
+                    struct = re.sub(r"^V\d+((alpha|beta)\d+)?", "", model)
+                    go_type = "string" if t == "dict(str, str)" else "[]uint8"
+                    return f"json: cannot unmarshal {kind} into Go struct field {struct}.{p} of type {go_type}"
+        elif schema.is_model(t):
+            found = string_map_type_error(value, t, p)
+            if found:
+                return found
+        elif t.startswith("list[") and schema.is_model(t[5:-1]) and isinstance(value, list):
+            for item in value:
+                found = string_map_type_error(item, t[5:-1], p)
+                if found:
+                    return found
+    return None
 
 
 def drop_empty_metadata(m: dict[str, Any]) -> None:

@@ -966,14 +966,26 @@ def test_field_validation(k: K) -> None:
         "deployment.apps/unk patched (no change)\n", 'Warning: unknown field "spec.replcias"\n'))
 
 
-@pytest.mark.xfail(strict=True, reason="no type check in the request path (apiserver/objects.py decode, owner: "
-                   "lead): a number where a string belongs (or a string where an int32 belongs) is stored as sent, "
-                   "where Kubernetes' decoder refuses it")
-def test_wrong_types_are_refused(k: K) -> None:
+def test_numbers_in_string_maps_are_refused(k: K) -> None:
+    """The most common decoding error of hand-written YAML: `port: 8080` in a ConfigMap,
+    `version: 1` as a label."""
     k.expect(["apply", "-f", "-"], Expect(
         "", 'Error from server (BadRequest): error when creating "STDIN": ConfigMap in version "v1" cannot be '
         'handled as a ConfigMap: json: cannot unmarshal number into Go struct field ConfigMap.data of type string\n',
         1), input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: typed\ndata:\n  port: 8080\n")
+    k.expect(["apply", "-f", "-"], Expect(
+        "", 'Error from server (BadRequest): error when creating "STDIN": Deployment in version "v1" cannot be '
+        'handled as a Deployment: json: cannot unmarshal number into Go struct field ObjectMeta.spec.template.'
+        'metadata.labels of type string\n', 1),
+        input=deployment_yaml("typed", 1).replace("      labels: {app: typed}\n    spec:",
+                                                   "      labels: {app: typed, version: 1}\n    spec:"))
+    k.expect(["get", "configmaps,deployments"], Expect("", f"No resources found in {k.ns} namespace.\n"))
+
+
+@pytest.mark.xfail(strict=True, reason="no general type check in the request path (apiserver/objects.py decode, "
+                   "owner: lead; handlers only check string maps): a string where an int32 belongs is stored as "
+                   "sent, where Kubernetes' decoder refuses it")
+def test_wrong_scalar_types_are_refused(k: K) -> None:
     ready_deployment(k, "web", 1)
     r = k.expect(["patch", "deployment", "web", "-p", '{"spec":{"replicas":"x"}}'], Expect("", None, 1))
     assert r.err.startswith("The request is invalid: patch: Invalid value: "), r.err
