@@ -240,9 +240,9 @@ class SimulatedNodes:
     """A set of simulated nodes sharing one pod informer and one work queue."""
 
     def __init__(self, client: ApiClient, names: list[str], *, capacity: dict[str, str] | None = None,
-                 workers: int = 16, start_index: int = 0, lease_renew_seconds: float = LEASE_RENEW_SECONDS):
+                 workers: int = 16, start_index: int = 0, lease_renew_seconds: float | None = None):
         self.client = client
-        self.lease_renew_seconds = lease_renew_seconds
+        self.lease_renew_seconds = lease_renew_seconds or LEASE_RENEW_SECONDS
         self.nodes = {n: _Node(n, start_index + i, dict(capacity or DEFAULT_CAPACITY)) for i, n in enumerate(names)}
         self.workers = workers
         self.queue = WorkQueue("simulated-kubelet")
