@@ -422,9 +422,6 @@ def test_diff(k: K, tmp_path: Path) -> None:
     assert "-  replicas: 1" in r.out.splitlines() and "+  replicas: 4" in r.out.splitlines()
 
 
-@pytest.mark.xfail(strict=True, reason="controllers/deployment (owner: controllers) writes the revision annotation "
-                   "with a plain update, which bumps metadata.generation; Kubernetes writes it through /status, so a "
-                   "new Deployment stays at generation 1")
 def test_new_deployment_stays_at_generation_1(k: K) -> None:
     ready_deployment(k, "web", 1)
     d = k.json("deployment", "web")

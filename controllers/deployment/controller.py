@@ -106,7 +106,10 @@ class DeploymentController(Controller):
             return d
         body = {"metadata": {"annotations": {dd.REVISION: str(revision)},
                              "resourceVersion": podutil.meta(d).get("resourceVersion")}}
-        return await self.client.patch(DEPLOYMENTS, podutil.name_of(d), body, namespace=podutil.namespace_of(d))
+        # Through /status, as Kubernetes does: an annotation change on the main resource would
+        # bump the Deployment's generation (annotations are copied to ReplicaSets).
+        return await self.client.patch(DEPLOYMENTS, podutil.name_of(d), body, namespace=podutil.namespace_of(d),
+                                       subresource="status")
 
     async def _scale_rs(self, d: Obj, rs: Obj, size: int) -> Obj:
         """Set a ReplicaSet's replicas (and the desired/max-replicas annotations) and tell the
