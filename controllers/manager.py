@@ -22,6 +22,7 @@ from controllers.base import NAMESPACES, Controller, ControllerContext
 from controllers.daemonset.controller import DaemonSetController
 from controllers.deployment.controller import DeploymentController
 from controllers.garbagecollector.controller import GarbageCollector
+from controllers.job.controller import JobController
 from controllers.namespace.controller import NamespaceController
 from controllers.replicaset.controller import ReplicaSetController
 
@@ -36,6 +37,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     "daemonset": DaemonSetController,
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
+    "job": JobController,
 }
 
 
