@@ -32,6 +32,7 @@ from apimachinery.resources import DEFAULT, Registry, ResourceInfo
 from apiserver import objects, watch
 from apiserver.allocators import KUBERNETES_SERVICE_IP
 from apiserver.auth import ISSUER, AlwaysAllow, Attributes, Authenticator, Authorizer
+from apiserver.conversion import convert, has_conversion
 from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
 from apiserver.http import (
     Receive,
@@ -316,7 +317,8 @@ class APIServer:
             return raw_response(_as_version(res, stored.raw), status, headers)
         if self.wants_table(req):
             return json_response(self.table(req, res, [stored], ""), status, headers)
-        return json_response(stored, status, headers)
+        return json_response(convert(stored, res.api_version) if has_conversion(res.group) else stored, status,
+                             headers)
 
     def table(self, req: Request, res: ResourceInfo, objs: list[dict[str, Any]], rv: str, continue_: str = "",
               remaining: int | None = None) -> dict[str, Any]:
@@ -426,7 +428,7 @@ class APIServer:
                                printer_columns=getattr(res, "printer_columns", None))
                 first = False
                 return watch.event_line(type_, orjson.dumps(t))
-        elif getattr(res, "all_versions", ()):
+        elif getattr(res, "all_versions", ()) or has_conversion(res.group):
             def encode(type_: str, kv: KeyValue) -> bytes:
                 return watch.event_line(type_, _as_version(res, kv.raw))
         body = watch.stream(self.store, res, prefix_for(res, namespace), resource_version=rv, matches=matches,
@@ -720,8 +722,13 @@ class APIServer:
 
 
 def _as_version(res: ResourceInfo, raw: bytes) -> bytes:
-    """A stored custom resource as the version asked for (CRDs with several versions share
-    storage; conversion None changes only apiVersion). Built-ins pass through untouched."""
+    """A stored object as the version asked for: built-ins served in several versions are
+    converted (apiserver/conversion.py); custom resources of CRDs with several versions share
+    storage (conversion None changes only apiVersion); everything else passes untouched."""
+    if has_conversion(res.group):
+        obj = orjson.loads(raw)
+        converted = convert(obj, res.api_version)
+        return raw if converted is obj else orjson.dumps(converted)
     if len(getattr(res, "all_versions", ())) < 2:
         return raw
     from apiserver.crds import as_version

@@ -28,6 +28,7 @@ from apimachinery.errors import BadRequest, Cause, Conflict, Invalid, NotFound, 
 from apimachinery.resources import Registry, ResourceInfo
 from apiserver import objects
 from apiserver.allocators import ServiceAllocator
+from apiserver.conversion import convert, has_conversion
 from apiserver.objects import deepcopy, key_for, meta, prefix_for, rfc3339
 from apiserver.storage import (
     ConflictError,
@@ -141,6 +142,11 @@ class Handlers:
         self.check_fields(res, obj, opts, whole_object=True)
         if res.namespaced:
             await self.check_namespace_open(namespace or m.get("namespace") or "")
+        storage = self.storage_resource(res)
+        if storage is not res:
+            obj = convert(obj, storage.api_version)
+            m = meta(obj)
+            res = storage
         strategy = self.strategy_for(res)
         for f in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             m.pop(f, None)
@@ -208,6 +214,14 @@ class Handlers:
         """Read, transform, validate, write with the read revision as precondition; retry on
         a storage conflict (the transform raises Conflict itself when the client's
         resourceVersion is stale)."""
+        storage = self.storage_resource(res)
+        if storage is not res:
+            # The client speaks res's version, storage keeps another: convert around the change.
+            requested, inner = res.api_version, transform
+
+            def transform(current: dict[str, Any]) -> dict[str, Any]:
+                return convert(inner(convert(current, requested)), storage.api_version)
+            res = storage
         strategy = self.strategy_for(res)
         key = key_for(res, namespace, name)
         for _ in range(UPDATE_RETRIES):
@@ -283,6 +297,16 @@ class Handlers:
                 if is_service:
                     self.service_allocator.stored(new)
         raise Conflict(res.plural, name, res.group)
+
+    def storage_resource(self, res: ResourceInfo) -> ResourceInfo:
+        """The version objects of `res` are stored in: the group's preferred version, for the
+        few built-ins served in several versions (apiserver/conversion.py)."""
+        if not has_conversion(res.group):
+            return res
+        versions = self.registry.versions(res.group)
+        if not versions or versions[0] == res.version:
+            return res
+        return self.registry.by_resource(res.group, versions[0], res.plural) or res
 
     def should_delete_during_update(self, res: ResourceInfo, obj: dict[str, Any]) -> bool:
         """A terminating object whose last finalizer was just removed goes away."""

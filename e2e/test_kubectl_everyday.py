@@ -377,8 +377,6 @@ def test_get_wide(k: K) -> None:
     k.expect(["get", "pod", pod], Expect("", f'Error from server (NotFound): pods "{pod}" not found\n', 1))
 
 
-@pytest.mark.xfail(strict=True, reason="apiserver/registry defaults (owner: registry) do not default a "
-                   "HorizontalPodAutoscaler's minReplicas to 1 (kubectl get hpa shows MINPODS <unset>)")
 def test_autoscale_defaults(k: K) -> None:
     ready_deployment(k, "web", 1)
     k.expect(["autoscale", "deployment", "web", "--max=3"],
@@ -387,6 +385,10 @@ def test_autoscale_defaults(k: K) -> None:
     assert spec["minReplicas"] == 1
     assert spec["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
         "type": "Utilization", "averageUtilization": 80}}}]
+    # The same object read as autoscaling/v1, the version `kubectl autoscale` wrote.
+    v1 = k.json("horizontalpodautoscalers.v1.autoscaling", "web")
+    assert v1["apiVersion"] == "autoscaling/v1"
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 80 and "metrics" not in v1["spec"]
 
 
 # ---------------------------------------------------------------- diff, edit, replace

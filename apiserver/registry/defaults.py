@@ -423,7 +423,20 @@ def default_pdb(obj: JSON) -> None:
     _d(obj, "spec")
 
 
+def default_horizontal_pod_autoscaler(obj: JSON) -> None:
+    """SetDefaults_HorizontalPodAutoscaler: minReplicas 1; in v2 (the storage version) an
+    HPA without metrics scales on 80% average CPU utilization."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        return
+    spec.setdefault("minReplicas", 1)
+    if obj.get("apiVersion") == "autoscaling/v2" and not spec.get("metrics"):
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": 80}}}]
+
+
 DEFAULTERS: dict[tuple[str, str], Callable[[JSON], None]] = {
+    ("autoscaling", "HorizontalPodAutoscaler"): default_horizontal_pod_autoscaler,
     ("", "Pod"): default_pod,
     ("", "PodTemplate"): default_pod_template_kind,
     ("", "ReplicationController"): default_replicationcontroller,
