@@ -1,0 +1,2 @@
+"""The Endpoints controller (pkg/controller/endpoint): an Endpoints object per Service with a
+selector."""
