@@ -21,10 +21,14 @@ from apimachinery.errors import StatusError
 from controllers.base import NAMESPACES, Controller, ControllerContext
 from controllers.daemonset.controller import DaemonSetController
 from controllers.deployment.controller import DeploymentController
+from controllers.endpoints.controller import EndpointsController
+from controllers.endpointslice.controller import EndpointSliceController
 from controllers.garbagecollector.controller import GarbageCollector
 from controllers.job.controller import JobController
 from controllers.namespace.controller import NamespaceController
 from controllers.replicaset.controller import ReplicaSetController
+from controllers.rootcacert.controller import RootCACertPublisher
+from controllers.serviceaccount.controller import ServiceAccountController
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,10 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
     "job": JobController,
+    "endpoint": EndpointsController,
+    "endpointslice": EndpointSliceController,
+    "serviceaccount": ServiceAccountController,
+    "root-ca-cert-publisher": RootCACertPublisher,
 }
 
 
