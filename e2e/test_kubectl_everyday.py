@@ -723,8 +723,6 @@ spec:
         "Suspend", "Backoff Limit", "Pods Statuses"]
 
 
-@pytest.mark.xfail(strict=True, reason="no endpoints/endpointslice controller in controllers/ (owner: controllers): "
-                   "a Service never gets Endpoints, so describe prints <none>")
 def test_describe_service_lists_endpoints(k: K) -> None:
     ready_deployment(k, "web", 2)
     k.ok("expose", "deployment", "web", "--port=80", "--target-port=8080")
@@ -743,8 +741,6 @@ def test_job_completes(k: K) -> None:
              Expect("job.batch/once condition met\n"))
 
 
-@pytest.mark.xfail(strict=True, reason="no serviceaccount or root-ca-cert-publisher controller in controllers/ "
-                   "(owner: controllers): a new namespace has no `default` ServiceAccount and no kube-root-ca.crt")
 def test_new_namespace_has_default_serviceaccount_and_root_ca(k: K) -> None:
     def both() -> str:
         r = k("get", "serviceaccounts,configmaps", "-o", "name")
