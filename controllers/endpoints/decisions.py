@@ -217,11 +217,11 @@ def repack_subsets(entries: list[tuple[Obj, bool, Obj | None]]) -> list[Obj]:
             g[1].append(port)
     subsets: list[Obj] = []
     for members, ports in groups.values():
-        ready = sorted((addrs[k] for k, r in members.items() if r), key=_ip_sort_key)
+        ready_addrs = sorted((addrs[k] for k, r in members.items() if r), key=_ip_sort_key)
         not_ready = sorted((addrs[k] for k, r in members.items() if not r), key=_ip_sort_key)
         s: Obj = {}
-        if ready:
-            s["addresses"] = ready
+        if ready_addrs:
+            s["addresses"] = ready_addrs
         if not_ready:
             s["notReadyAddresses"] = not_ready
         if ports:

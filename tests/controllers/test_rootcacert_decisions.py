@@ -10,7 +10,7 @@ NS = {"metadata": {"name": "x"}, "status": {"phase": "Active"}}
 
 
 def stored(data: dict, annotations: dict | None = None) -> dict:
-    meta = {"name": "kube-root-ca.crt", "namespace": "x", "resourceVersion": "3"}
+    meta: dict = {"name": "kube-root-ca.crt", "namespace": "x", "resourceVersion": "3"}
     if annotations is not None:
         meta["annotations"] = annotations
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
