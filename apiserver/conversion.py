@@ -86,5 +86,8 @@ def convert(obj: JSON, api_version: str) -> JSON:
     return fn(obj)
 
 
+_GROUPS = frozenset(g for g, _, _ in _CONVERTERS)
+
+
 def has_conversion(group: str) -> bool:
-    return any(g == group for g, _, _ in _CONVERTERS)
+    return group in _GROUPS
