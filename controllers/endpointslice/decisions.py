@@ -162,11 +162,18 @@ def _with(slice_: Obj, service: Obj, endpoints: list[Obj]) -> Obj:
 
 
 def _annotate(slice_: Obj, trigger_time: datetime | None) -> Obj:
-    if trigger_time is None:
-        return slice_
+    """Set the last-change-trigger-time annotation of a slice being written, or drop a
+    stale one when this write has no trigger time (as for Endpoints)."""
     meta = slice_["metadata"]
-    meta["annotations"] = {**(meta.get("annotations") or {}),
-                           ep.TRIGGER_TIME_ANNOTATION: ep.format_trigger_time(trigger_time)}
+    anns = dict(meta.get("annotations") or {})
+    if trigger_time is None:
+        anns.pop(ep.TRIGGER_TIME_ANNOTATION, None)
+    else:
+        anns[ep.TRIGGER_TIME_ANNOTATION] = ep.format_trigger_time(trigger_time)
+    if anns:
+        meta["annotations"] = anns
+    else:
+        meta.pop("annotations", None)
     return slice_
 
 

@@ -139,3 +139,10 @@ def test_slice_index_and_tracker() -> None:
     t.written("default/web", "web-abcde", None)
     assert t.stale("default/web", [s])  # deleted, still cached
     assert not t.stale("default/web", [])
+
+
+def test_trigger_time_set_on_writes_and_dropped_when_none() -> None:
+    first = stored(sd.plan(svc(), pods(2), [], trigger_time=T0))
+    assert first[0]["metadata"]["annotations"] == {ed.TRIGGER_TIME_ANNOTATION: "2024-05-01T12:00:00Z"}
+    (u,) = sd.plan(svc(), pods(1), first).update
+    assert "annotations" not in u["metadata"]
