@@ -19,6 +19,7 @@ from apimachinery.client import InformerFactory, LeaderElector
 from apimachinery.client.rest import ApiClient
 from apimachinery.errors import StatusError
 from controllers.base import NAMESPACES, Controller, ControllerContext
+from controllers.cronjob.controller import CronJobController
 from controllers.daemonset.controller import DaemonSetController
 from controllers.deployment.controller import DeploymentController
 from controllers.endpoints.controller import EndpointsController
@@ -42,6 +43,7 @@ CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
     "job": JobController,
+    "cronjob": CronJobController,
     "endpoint": EndpointsController,
     "endpointslice": EndpointSliceController,
     "serviceaccount": ServiceAccountController,

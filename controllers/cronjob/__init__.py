@@ -1,0 +1,1 @@
+"""The CronJob controller (batch/v1 CronJob): cron schedules that create Jobs."""
