@@ -70,6 +70,11 @@ def parser() -> argparse.ArgumentParser:
             cp.add_argument("--cleanup", action="store_true",
                             help="on exit, remove every container, mount, cgroup and namespace of this kubelet")
 
+    image = sub.add_parser("image", help="the node's local image store: import, ls, rm")
+    image.add_argument("action", choices=("import", "ls", "rm"))
+    image.add_argument("ref", nargs="*", help="archive files to import (OCI or docker save), or image refs to remove")
+    _common(image)
+
     node = sub.add_parser("node", help="stop or start a node's kubelet (rehearse a node failure)")
     node.add_argument("action", choices=("stop", "start"))
     node.add_argument("name", help="node name, e.g. node-2")
@@ -98,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(_component(args, data_dir))
         if args.command == "node":
             return _node(args.action, args.name, data_dir)
+        if args.command == "image":
+            return _image(args.action, args.ref, data_dir)
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # the CLI prints what a person needs; MIZZEN_DEBUG=1 for the traceback
@@ -106,6 +113,52 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mizzen {args.command}: {e}", file=sys.stderr)
         return 1
     return 2
+
+
+def _image(action: str, refs: list[str], data_dir: Path) -> int:
+    """`mizzen image import|ls|rm`: the store the kubelet of this data directory runs from."""
+    from kubelet.images import ImageStore
+    from kubelet.images.store import ImageError
+    store = ImageStore(str(data_dir / "kubelet" / "images"))
+    if action == "ls":
+        rows = [("IMAGE", "TAG", "IMAGE ID", "SIZE")]
+        for img in store.list():
+            for tag in img.repo_tags or ["<none>:<none>"]:
+                repo, _, t = tag.rpartition(":")
+                rows.append((repo, t, img.id.removeprefix("sha256:")[:13], _size(img.size)))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        for r in rows:
+            print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        return 0
+    if not refs:
+        print(f"mizzen image {action}: name at least one {'archive' if action == 'import' else 'image'}",
+              file=sys.stderr)
+        return 2
+    code = 0
+    for ref in refs:
+        try:
+            if action == "import":
+                for img in store.import_archive(ref):
+                    print(f"imported {', '.join(img.repo_tags) or img.id} ({img.id})")
+            else:
+                removed = store.remove(ref)
+                if not removed:
+                    print(f"mizzen image rm: no such image: {ref}", file=sys.stderr)
+                    code = 1
+                for r in removed:
+                    print(f"deleted {r}")
+        except (ImageError, OSError) as e:
+            print(f"mizzen image {action} {ref}: {e}", file=sys.stderr)
+            code = 1
+    return code
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.3g}{unit}" if unit != "B" else f"{n}B"
+        n /= 1000  # type: ignore[assignment]
+    return f"{n}B"
 
 
 def _node(action: str, name: str, data_dir: Path) -> int:
@@ -140,8 +193,8 @@ async def _component(args: argparse.Namespace, data_dir: Path) -> int:
         await run_scheduler(kc, stop=stop)
     else:
         from kubelet.agent import run_kubelet  # type: ignore[import-not-found]
-        await run_kubelet(kc, node_name=args.node_name, data_dir=data_dir / "kubelet" / args.node_name,
-                          stop=stop, cleanup=args.cleanup)
+        await run_kubelet(kc, node_name=args.node_name, data_dir=data_dir / "kubelet", stop=stop,
+                          cleanup=args.cleanup)
     return 0
 
 

@@ -11,10 +11,14 @@ only the process this harness started)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import io
+import json
 import os
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +26,48 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def tar_bytes(entries: list[tuple[str, bytes | None, int]]) -> bytes:
+    """(name, content or None for a directory, mode) -> uncompressed tar bytes."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name, data, mode in entries:
+            ti = tarfile.TarInfo(name)
+            ti.mode = mode
+            if data is None:
+                ti.type = tarfile.DIRTYPE
+                tar.addfile(ti)
+            else:
+                ti.size = len(data)
+                tar.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def docker_save_archive(path: str, tag: str, layers: list[bytes], config_extra: dict | None = None) -> str:
+    """Write a ``docker save``-style tarball; return the image ID."""
+    config = {"architecture": "amd64", "os": "linux",
+              "config": {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello"],
+                         "Cmd": ["sh", "-c", "echo $GREETING; ls /data; ls /opq; pwd"],
+                         "WorkingDir": "/data", "ExposedPorts": {"8080/tcp": {}}, **(config_extra or {})},
+              "rootfs": {"type": "layers", "diff_ids": [_sha(x) for x in layers]}}
+    config_bytes = json.dumps(config).encode()
+    image_id = _sha(config_bytes)
+    members: list[tuple[str, bytes | None, int]] = [(f"{image_id[7:]}.json", config_bytes, 0o644)]
+    names = []
+    for i, layer in enumerate(layers):
+        members.append((f"l{i}", None, 0o755))
+        members.append((f"l{i}/layer.tar", layer, 0o644))
+        names.append(f"l{i}/layer.tar")
+    manifest = [{"Config": f"{image_id[7:]}.json", "RepoTags": [tag], "Layers": names}]
+    members.append(("manifest.json", json.dumps(manifest).encode(), 0o644))
+    with open(path, "wb") as f:
+        f.write(tar_bytes(members))
+    return image_id
 
 
 @dataclass

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import os
 import secrets
@@ -17,6 +16,8 @@ import pytest
 
 from kubelet.images import ImageError, ImageStore, InvalidReference, normalize
 from kubelet.images.busybox import build_layer
+from mizzen.testing import docker_save_archive
+from mizzen.testing import tar_bytes as _tar
 
 root = pytest.mark.skipif(os.geteuid() != 0, reason="whiteouts (mknod, trusted.* xattrs) need root")
 
@@ -44,22 +45,6 @@ def test_normalize_rejects(ref: str) -> None:
         normalize(ref)
 
 
-def _tar(entries: list[tuple[str, bytes | None, int]]) -> bytes:
-    """(name, content or None for a directory, mode) -> uncompressed tar bytes."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data, mode in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mode = mode
-            if data is None:
-                ti.type = tarfile.DIRTYPE
-                tar.addfile(ti)
-            else:
-                ti.size = len(data)
-                tar.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _read(path: str) -> str:
     with open(path) as f:
         return f.read()
@@ -74,28 +59,6 @@ APP_LAYERS = [
           ("opq", None, 0o755), ("opq/a", b"a", 0o644)]),
     _tar([("data/.wh.gone", b"", 0o644), ("opq/.wh..wh..opq", b"", 0o644), ("opq/b", b"b", 0o644)]),
 ]
-
-
-def docker_save_archive(path: str, tag: str, layers: list[bytes], config_extra: dict | None = None) -> str:
-    """Write a ``docker save``-style tarball; return the image ID."""
-    config = {"architecture": "amd64", "os": "linux",
-              "config": {"Env": ["PATH=/usr/bin:/bin", "GREETING=hello"],
-                         "Cmd": ["sh", "-c", "echo $GREETING; ls /data; ls /opq; pwd"],
-                         "WorkingDir": "/data", "ExposedPorts": {"8080/tcp": {}}, **(config_extra or {})},
-              "rootfs": {"type": "layers", "diff_ids": [_sha(x) for x in layers]}}
-    config_bytes = json.dumps(config).encode()
-    image_id = _sha(config_bytes)
-    members: list[tuple[str, bytes | None, int]] = [(f"{image_id[7:]}.json", config_bytes, 0o644)]
-    names = []
-    for i, layer in enumerate(layers):
-        members.append((f"l{i}", None, 0o755))
-        members.append((f"l{i}/layer.tar", layer, 0o644))
-        names.append(f"l{i}/layer.tar")
-    manifest = [{"Config": f"{image_id[7:]}.json", "RepoTags": [tag], "Layers": names}]
-    members.append(("manifest.json", json.dumps(manifest).encode(), 0o644))
-    with open(path, "wb") as f:
-        f.write(_tar(members))
-    return image_id
 
 
 @pytest.fixture(scope="module")
