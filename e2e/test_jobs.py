@@ -58,9 +58,6 @@ def get(c: Cluster, *args: str) -> Any:
 
 
 def test_job_completes_and_kubectl_wait(cluster: Cluster) -> None:
-    cluster.kubectl("create", "job", "hello", "--image=busybox", "--", "true")
-    # `kubectl create job` has no annotations: the default simulated pod runs forever, so
-    # this Job is only checked for its pod; the annotated one below must complete.
     cluster.kubectl("apply", "-f", "-", input=job_yaml("done"))
     cluster.kubectl("wait", "--for=condition=Complete", "job/done", "--timeout=30s")
     out = cluster.kubectl("get", "jobs", "done").out.splitlines()
@@ -87,10 +84,24 @@ def test_job_completes_and_kubectl_wait(cluster: Cluster) -> None:
                      what="Completed event")
     events = cluster.kubectl("get", "events", "--field-selector", "involvedObject.name=done").out
     assert f"Created pod: {pm['name']}" in events
-    hello = get(cluster, "pods", "-l", "job-name=hello")["items"]
-    cluster.wait_for(lambda: len(get(cluster, "pods", "-l", "job-name=hello")["items"]) == 1 or None,
-                     what="hello's pod")
-    assert len(hello) <= 1
+    # A finished Job's pods no longer hold the finalizer: deleting the pod removes it.
+    cluster.kubectl("delete", "pod", pm["name"])
+    assert get(cluster, "pods", "-l", "job-name=done")["items"] == []
+
+
+def test_kubectl_create_job_runs_a_pod_and_deletes_in_foreground(cluster: Cluster) -> None:
+    cluster.kubectl("create", "job", "hello", "--image=busybox", "--", "true")
+    # `kubectl create job` sets no simulated annotation: the pod runs (and stays Running).
+    cluster.wait_for(lambda: get(cluster, "job", "hello").get("status", {}).get("ready") == 1 or None,
+                     what="hello ready")
+    pods = get(cluster, "pods", "-l", "job-name=hello")["items"]
+    assert len(pods) == 1 and pods[0]["spec"]["restartPolicy"] == "Never"
+    assert "batch.kubernetes.io/job-tracking" in pods[0]["metadata"]["finalizers"]
+    assert cluster.kubectl("get", "job", "hello").out.splitlines()[1].split()[:3] == ["hello", "Running", "0/1"]
+    # Foreground deletion waits for the pod, which waits for its finalizer to be released.
+    cluster.kubectl("delete", "job", "hello", "--cascade=foreground", "--timeout=30s")
+    cluster.wait_for(lambda: get(cluster, "pods", "-l", "job-name=hello")["items"] == [] or None,
+                     what="hello's pod gone")
 
 
 def test_failing_job_reaches_backoff_limit(cluster: Cluster) -> None:

@@ -42,6 +42,8 @@ from controllers.podutil import Obj
 log = logging.getLogger(__name__)
 
 JOBS = res("jobs", "batch")
+ORPHAN_POD = "orphan-pod:"
+"""Queue-key prefix of a pod whose Job is gone but which still holds the tracking finalizer."""
 BACKOFF_ENV = "MIZZEN_JOB_BACKOFF_BASE_SECONDS"
 """Overrides the 10 s base of the pod failure backoff (tests only; Kubernetes has no knob)."""
 
@@ -82,6 +84,24 @@ class JobController(Controller):
         key = podutil.key_of(job)
         self.expectations.delete(key)
         self.released.pop(key, None)
+        # Its pods may still hold our finalizer: release them, or they never go away.
+        for p in self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, podutil.uid_of(job)):
+            if decisions.has_finalizer(p):
+                self.queue.add(ORPHAN_POD + podutil.key_of(p))
+
+    def _orphan_check(self, pod: Obj) -> bool:
+        """A pod holding our finalizer whose Job is gone: queue it for release. True if so."""
+        if not decisions.has_finalizer(pod):
+            return False
+        ok = owner_key(pod, "Job")
+        if ok is None:
+            self.queue.add(ORPHAN_POD + podutil.key_of(pod))
+            return True
+        job = self.job_informer.store.get(ok[0])
+        if job is None or podutil.uid_of(job) != ok[1]:
+            self.queue.add(ORPHAN_POD + podutil.key_of(pod))
+            return True
+        return False
 
     def _owner(self, pod: Obj) -> str | None:
         ok = owner_key(pod, "Job")
@@ -91,12 +111,16 @@ class JobController(Controller):
         return ok[0] if job is not None and podutil.uid_of(job) == ok[1] else None
 
     def _pod_added(self, pod: Obj) -> None:
+        if self._orphan_check(pod):
+            return
         key = self._owner(pod)
         if key is not None:
             self.expectations.creation_observed(key)
             self.queue.add(key)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if self._orphan_check(new):
+            return
         key = self._owner(new)
         if key is None:
             return
@@ -117,6 +141,9 @@ class JobController(Controller):
     # -- reconcile ----------------------------------------------------------------------------
 
     async def reconcile(self, key: str) -> Result | None:  # type: ignore[override]
+        if key.startswith(ORPHAN_POD):
+            await self._release_orphan(key[len(ORPHAN_POD):])
+            return None
         job = self.job_informer.store.get(key)
         if job is None:
             self.expectations.delete(key)
@@ -128,11 +155,12 @@ class JobController(Controller):
         view = [p for p in pods if not (podutil.uid_of(p) in released and decisions.has_finalizer(p))]
         view += [_without_finalizer(p) for p in pods if podutil.uid_of(p) in released and decisions.has_finalizer(p)]
 
-        if decisions.is_finished(job):
-            # Release whatever still holds our finalizer (a pod created just before the end).
+        if decisions.is_finished(job) or podutil.is_deleting(job):
+            # Release whatever still holds our finalizer (a pod created just before the end,
+            # or every pod of a Job being deleted: foreground deletion waits for them).
             await self._remove_finalizers(key, [p for p in view if decisions.has_finalizer(p)])
-            return await self._ttl(job, at)
-        if podutil.is_deleting(job) or not self.expectations.satisfied(key):
+            return None if podutil.is_deleting(job) else await self._ttl(job, at)
+        if not self.expectations.satisfied(key):
             return None
 
         plan = decisions.plan_sync(job, view, at, backoff_base=self.backoff_base)
@@ -171,6 +199,23 @@ class JobController(Controller):
         if decisions.is_finished(job):
             return await self._ttl(job, at)
         return Result(requeue_after=plan.requeue_after) if plan.requeue_after else None
+
+    async def _release_orphan(self, pod_key: str) -> None:
+        """Remove our finalizer from a pod whose Job is gone (checked live, not in the cache)."""
+        pod = self.pod_informer.store.get(pod_key)
+        if pod is None or not decisions.has_finalizer(pod):
+            return
+        ok = owner_key(pod, "Job")
+        if ok is not None:
+            try:
+                job = await self.client.get(JOBS, podutil.split_key(ok[0])[1], podutil.namespace_of(pod))
+                if podutil.uid_of(job) == ok[1] and not podutil.is_deleting(job):
+                    self.queue.add(ok[0])
+                    return
+            except NotFound:
+                pass
+        await self._remove_finalizers(ORPHAN_POD + pod_key, [pod])
+        self.released.pop(ORPHAN_POD + pod_key, None)
 
     async def _write_status(self, job: Obj, status: Obj) -> Obj:
         updated = copy_object(job)
