@@ -38,6 +38,7 @@ from controllers.base import (
 )
 from controllers.job import decisions
 from controllers.podutil import Obj
+from controllers.replicaset.decisions import slow_start_batches
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +220,7 @@ class JobController(Controller):
 
     async def _write_status(self, job: Obj, status: Obj) -> Obj:
         updated = copy_object(job)
-        updated["status"] = status
+        updated["status"] = decisions.wire_status(status)
         return await self.client.update_status(JOBS, updated)
 
     async def _ttl(self, job: Obj, at: datetime) -> Result | None:
@@ -249,17 +250,25 @@ class JobController(Controller):
         ns = podutil.namespace_of(job)
         bodies = [decisions.pod_for_index(base, job, i) for i in indexes] if indexes else \
             [decisions.pod_for_index(base, job, None) for _ in range(n)]
-        results = await gather_limited([self.client.create(PODS, b, ns) for b in bodies], 100)
         first: BaseException | None = None
-        for r in results:
-            if isinstance(r, BaseException):
-                if not isinstance(r, AlreadyExists):
-                    self.expectations.creation_observed(key)
-                    if first is None:
-                        first = r
-                        self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {r}")
-            else:
-                self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
+        done = 0
+        # Slow start (1, 2, 4, ...): a quota or admission error costs one call, not n.
+        for size in slow_start_batches(n):
+            batch, done = bodies[done:done + size], done + size
+            results = await gather_limited([self.client.create(PODS, b, ns) for b in batch], 100)
+            for r in results:
+                if isinstance(r, BaseException):
+                    if not isinstance(r, AlreadyExists):
+                        self.expectations.creation_observed(key)
+                        if first is None:
+                            first = r
+                            self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {r}")
+                else:
+                    self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
+            if first is not None:
+                for _ in range(n - done):
+                    self.expectations.creation_observed(key)  # never attempted
+                break
         if first is not None:
             raise first if isinstance(first, StatusError) else StatusError(500, "InternalError", str(first))
 

@@ -471,6 +471,18 @@ def ttl_remaining(job: Obj, at: datetime) -> float | None:
     return (t + timedelta(seconds=int(ttl)) - at).total_seconds()
 
 
+def wire_status(status: Obj) -> Obj:
+    """The status as Kubernetes serializes it: `active`, `succeeded`, `failed` and
+    `completedIndexes` are omitempty; `ready`, `terminating` and `uncountedTerminatedPods`
+    are pointers, written even when zero or empty."""
+    out = {k: v for k, v in status.items() if not (k in ("active", "succeeded", "failed") and not v)}
+    if not out.get("completedIndexes"):
+        out.pop("completedIndexes", None)
+    if not out.get("conditions"):
+        out.pop("conditions", None)
+    return out
+
+
 def status_equal(a: Obj | None, b: Obj | None) -> bool:
     def norm(s: Obj | None) -> dict[str, Any]:
         s = {k: v for k, v in (s or {}).items() if v not in (None, {}, [], "")}
