@@ -70,6 +70,8 @@ class JobController(Controller):
         self.expectations = UIDTrackingControllerExpectations()
         self.released: dict[str, set[str]] = {}
         """Per Job: uids of pods whose finalizer we removed but the cache may still show."""
+        self.written: dict[str, str] = {}
+        """Per Job: the resourceVersion of our last status write, until the cache shows it."""
         self.job_informer.add_handler(on_add=self.enqueue, on_update=self._job_updated, on_delete=self._job_deleted)
         self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
                                       on_delete=self._pod_deleted)
@@ -77,6 +79,9 @@ class JobController(Controller):
     # -- handlers -----------------------------------------------------------------------------
 
     def _job_updated(self, old: Obj, new: Obj) -> None:
+        key = podutil.key_of(new)
+        if key in self.written and _caught_up(podutil.meta(new).get("resourceVersion", ""), self.written[key]):
+            self.written.pop(key, None)
         if podutil.only_status_changed(old, new) and not decisions.is_finished(new):
             return
         self.enqueue(new)
@@ -85,6 +90,7 @@ class JobController(Controller):
         key = podutil.key_of(job)
         self.expectations.delete(key)
         self.released.pop(key, None)
+        self.written.pop(key, None)
         # Its pods may still hold our finalizer: release them, or they never go away.
         for p in self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, podutil.uid_of(job)):
             if decisions.has_finalizer(p):
@@ -150,6 +156,16 @@ class JobController(Controller):
             self.expectations.delete(key)
             self.released.pop(key, None)
             return None
+        if key in self.written and not _caught_up(podutil.meta(job).get("resourceVersion", ""), self.written[key]):
+            # The cache has not seen our last status write yet: deciding on the older status
+            # would forget pods counted since (and create their replacements). Read it live.
+            try:
+                live = await self.client.get(JOBS, podutil.name_of(job), podutil.namespace_of(job))
+            except NotFound:
+                return None
+            if podutil.uid_of(live) != podutil.uid_of(job):
+                return None
+            job = live
         at = self.clock()
         pods = await self._pods(job)
         released = self.released.setdefault(key, set())
@@ -221,7 +237,9 @@ class JobController(Controller):
     async def _write_status(self, job: Obj, status: Obj) -> Obj:
         updated = copy_object(job)
         updated["status"] = decisions.wire_status(status)
-        return await self.client.update_status(JOBS, updated)
+        out = await self.client.update_status(JOBS, updated)
+        self.written[podutil.key_of(job)] = podutil.meta(out).get("resourceVersion", "")
+        return out
 
     async def _ttl(self, job: Obj, at: datetime) -> Result | None:
         left = decisions.ttl_remaining(job, at)
@@ -311,6 +329,14 @@ class JobController(Controller):
         for r in results:
             if isinstance(r, BaseException) and not isinstance(r, NotFound):
                 log.info("job %s: removing finalizer: %s", key, r)
+
+
+def _caught_up(cached_rv: str, written_rv: str) -> bool:
+    """Whether the cache holds our write or a later one (resourceVersions are opaque, but
+    numeric ones, as mizzen's are, can be ordered)."""
+    if cached_rv == written_rv:
+        return True
+    return cached_rv.isdigit() and written_rv.isdigit() and int(cached_rv) >= int(written_rv)
 
 
 def _without_finalizer(pod: Obj) -> Obj:
