@@ -135,6 +135,13 @@ def test_indexed_job_completes_every_index(cluster: Cluster) -> None:
     assert sorted(p["spec"]["hostname"] for p in pods) == ["idx-0", "idx-1", "idx-2"]
 
 
+def test_parallel_job_runs_exactly_completions_pods(cluster: Cluster) -> None:
+    cluster.kubectl("apply", "-f", "-", input=job_yaml("par", completions=5, parallelism=2))
+    cluster.kubectl("wait", "--for=condition=Complete", "job/par", "--timeout=30s")
+    assert cluster.kubectl("get", "job", "par").out.splitlines()[1].split()[:3] == ["par", "Complete", "5/5"]
+    assert len(get(cluster, "pods", "-l", "job-name=par")["items"]) == 5
+
+
 def test_suspended_job_runs_nothing_until_resumed(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", "-", input=job_yaml("sus", extra="  suspend: true\n"))
     cluster.kubectl("wait", "--for=condition=Suspended", "job/sus", "--timeout=30s")
@@ -201,3 +208,20 @@ def test_cronjob_runs_a_due_schedule_and_create_job_from(cluster: Cluster) -> No
 
     cluster.kubectl("create", "job", "manual", "--from=cronjob/tick")
     cluster.kubectl("wait", "--for=condition=Complete", "job/manual", "--timeout=30s")
+    manual = get(cluster, "job", "manual")
+    assert manual["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+
+
+def test_kubectl_create_cronjob(cluster: Cluster) -> None:
+    cluster.kubectl("create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *")
+    out = cluster.kubectl("get", "cronjob", "nightly").out.splitlines()
+    assert out[0].split() == ["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST", "SCHEDULE", "AGE"]
+    assert out[1].split()[:7] == ["nightly", "0", "3", "*", "*", "*", "<none>"]
+    # Not due for hours: the controller creates nothing and writes no lastScheduleTime.
+    assert "lastScheduleTime" not in get(cluster, "cronjob", "nightly").get("status", {})
+    cluster.kubectl("create", "job", "nightly-now", "--from=cronjob/nightly")
+    cluster.wait_for(lambda: len(get(cluster, "pods", "-l", "job-name=nightly-now")["items"]) == 1 or None,
+                     what="pod of the manual run")
+    # The manual run is owned by the CronJob, which lists it as active.
+    cluster.wait_for(lambda: [r["name"] for r in get(cluster, "cronjob", "nightly").get("status", {})
+                              .get("active", [])] == ["nightly-now"] or None, what="active manual run")
