@@ -18,6 +18,7 @@ endpoints; nothing else is written."""
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -235,22 +236,22 @@ def plan(service: Obj, pods: list[Obj], existing: list[Obj], *, trigger_time: da
                 changed = any(current.get(k) != v for k, v in labels.items()) or (
                     ep.HEADLESS_LABEL in current and ep.HEADLESS_LABEL not in labels)
             (updating if changed else unchanged).append((s, kept))
-        remaining = _sorted_endpoints([e for k, e in wanted.items() if k not in placed])
+        remaining = deque(_sorted_endpoints([e for k, e in wanted.items() if k not in placed]))
         # Fill slices already being written first, then the fullest unchanged ones with room.
         for _s, kept in updating:
             while remaining and len(kept) < max_per_slice:
-                kept.append(remaining.pop(0))
+                kept.append(remaining.popleft())
         for s, kept in sorted(unchanged, key=lambda x: -len(x[1])):
             if remaining and len(kept) < max_per_slice:
                 while remaining and len(kept) < max_per_slice:
-                    kept.append(remaining.pop(0))
+                    kept.append(remaining.popleft())
                 updating.append((s, kept))
         for s, kept in updating:
             if ep.HEADLESS_LABEL not in labels and ep.HEADLESS_LABEL in podutil.labels_of(s):
                 s = {**s, "metadata": {**podutil.meta(s), "labels": {
                     k: v for k, v in podutil.labels_of(s).items() if k != ep.HEADLESS_LABEL}}}
             p.update.append(_annotate(_with(s, service, kept), trigger_time))
-        while remaining:
-            chunk, remaining = remaining[:max_per_slice], remaining[max_per_slice:]
-            p.create.append(_annotate(new_slice(service, ports, chunk, family), trigger_time))
+        rest = list(remaining)
+        for i in range(0, len(rest), max_per_slice):
+            p.create.append(_annotate(new_slice(service, ports, rest[i:i + max_per_slice], family), trigger_time))
     return p
