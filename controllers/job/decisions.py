@@ -361,7 +361,7 @@ def plan_sync(job: Obj, pods: list[Obj], at: datetime, *, backoff_base: float = 
                 plan.requeue_after = min(wait, plan.requeue_after or wait)
             elif indexed:
                 taken = completed | {i for p in active if (i := completion_index(p)) is not None}
-                plan.create_indexes = [i for i in range(int(completions)) if i not in taken][:min(diff, burst)]
+                plan.create_indexes = [i for i in range(int(completions or 0)) if i not in taken][:min(diff, burst)]
                 plan.create = len(plan.create_indexes)
             else:
                 plan.create = min(diff, burst)
