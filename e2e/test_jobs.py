@@ -123,6 +123,18 @@ def test_on_failure_restarts_count_toward_backoff_limit(cluster: Cluster) -> Non
     assert failed["reason"] == "BackoffLimitExceeded"
 
 
+def test_pod_failure_policy_fails_the_job_at_once(cluster: Cluster) -> None:
+    policy = ("  podFailurePolicy:\n    rules:\n    - action: FailJob\n"
+              "      onExitCodes: {operator: In, values: [1]}\n")
+    cluster.kubectl("apply", "-f", "-", input=job_yaml("pfp", fail="exit1", extra=policy))
+    cluster.kubectl("wait", "--for=condition=Failed", "job/pfp", "--timeout=30s")
+    st = get(cluster, "job", "pfp")["status"]
+    failed = {c["type"]: c for c in st["conditions"]}["Failed"]
+    assert failed["reason"] == "PodFailurePolicy"
+    assert "failed with exit code 1 matching FailJob rule at index 0" in failed["message"]
+    assert st["failed"] == 1  # backoffLimit 6 was not what ended it
+
+
 def test_indexed_job_completes_every_index(cluster: Cluster) -> None:
     cluster.kubectl("apply", "-f", "-", input=job_yaml("idx", completions=3, parallelism=2,
                                                       extra="  completionMode: Indexed\n"))
