@@ -65,6 +65,17 @@ class CronJobController(Controller):
         now = self.clock()
         spec = cj.get("spec") or {}
         jobs = self.job_informer.store.by_index(INDEX_CONTROLLER_UID, podutil.uid_of(cj))
+        listed = {r.get("uid") for r in (cj.get("status") or {}).get("active") or []}
+        if any(podutil.uid_of(j) not in listed and not decisions.job_finished(j) for j in jobs):
+            # A running Job of ours missing from `active`: our status write may not be in
+            # the cache yet. Decide on the live CronJob (syncCronJob re-reads it too).
+            try:
+                live = await self.client.get(CRONJOBS, podutil.name_of(cj), podutil.namespace_of(cj))
+            except NotFound:
+                return None
+            if podutil.uid_of(live) != podutil.uid_of(cj):
+                return None
+            cj = live
         status = copy_object(cj.get("status") or {})
         await self._refresh_active(cj, status, jobs)
 
@@ -98,9 +109,12 @@ class CronJobController(Controller):
             if finished and uid in uids:
                 active = [r for r in active if r.get("uid") != uid]
                 self.recorder.event(cj, NORMAL, "SawCompletedJob",
-                                    f"Saw completed job: {podutil.name_of(j)}, condition: {finished}")
-            elif not finished and uid not in uids and not podutil.is_deleting(j):
-                active.append(decisions.job_ref(j))
+                                    f"Saw completed job: {podutil.name_of(j)}, status: {finished}")
+            elif not finished and uid not in uids:
+                # Ours but not listed (a crash between create and status write, or a manual
+                # `kubectl create job --from=cronjob/x`): reported, not adopted, as v1.32 does.
+                self.recorder.event(cj, WARNING, "UnexpectedJob",
+                                    f"Saw a job that the controller did not create or forgot: {podutil.name_of(j)}")
             if finished == "Complete":
                 done = (j.get("status") or {}).get("completionTime")
                 last = status.get("lastSuccessfulTime")

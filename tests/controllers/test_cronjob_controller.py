@@ -60,7 +60,7 @@ def make(**spec: Any) -> tuple[CronJobController, Clock, Events, dict]:
         return new
 
     async def get(res: Any, name: str, namespace: str | None = None, **kw: Any) -> dict:
-        got = jobs.get(f"{namespace}/{name}")
+        got = (cjs if getattr(res, "plural", "") == "cronjobs" else jobs).get(f"{namespace}/{name}")
         if got is None:
             raise NotFound("jobs", name)
         return got
@@ -146,7 +146,7 @@ async def test_completed_job_leaves_active() -> None:
     st = cronjob(ctrl)["status"]
     assert "active" not in st
     assert st["lastSuccessfulTime"] == iso(T0 + timedelta(minutes=5, seconds=20))
-    assert ("SawCompletedJob", f"Saw completed job: {first}, condition: Complete") in events.events
+    assert ("SawCompletedJob", f"Saw completed job: {first}, status: Complete") in events.events
 
 
 @pytest.mark.parametrize("policy,expected_jobs,deleted", [
@@ -205,6 +205,16 @@ async def test_starting_deadline_misses_a_late_run() -> None:
     clock.t = T0 + timedelta(minutes=10, seconds=5)
     await ctrl.reconcile("default/tick")
     assert jobs(ctrl) == [name_at(T0 + timedelta(minutes=10))]
+
+
+async def test_job_missing_from_active_is_reported_not_adopted() -> None:
+    ctrl, clock, events, _ = make()
+    await ctrl.client.create("jobs", {"metadata": {"name": "manual", "ownerReferences": [
+        {"kind": "CronJob", "name": "tick", "uid": "cj-uid", "controller": True}]}}, "default")
+    clock.t = T0 + timedelta(minutes=1)
+    await ctrl.reconcile("default/tick")
+    assert ("UnexpectedJob", "Saw a job that the controller did not create or forgot: manual") in events.events
+    assert "active" not in cronjob(ctrl)["status"]
 
 
 async def test_suspended_cronjob_runs_nothing() -> None:
