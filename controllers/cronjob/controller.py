@@ -12,9 +12,10 @@ function of that time, so a retry hits AlreadyExists)."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apimachinery.client import INDEX_CONTROLLER_UID
 from apimachinery.client.events import NORMAL, WARNING
@@ -32,6 +33,11 @@ log = logging.getLogger(__name__)
 CRONJOBS = res("cronjobs", "batch")
 JOBS = res("jobs", "batch")
 NEXT_SCHEDULE_DELTA = 0.1  # Kubernetes' nextScheduleDelta: wake just after the scheduled time
+
+
+def _q(s: str) -> str:
+    """Go's %q of a plain string (double quotes, escapes)."""
+    return json.dumps(s)
 
 
 class CronJobController(Controller):
@@ -143,13 +149,13 @@ class CronJobController(Controller):
             try:
                 load_zone(tz_name)
             except ScheduleError as e:
-                self.recorder.event(cj, WARNING, "UnknownTimeZone", f"invalid timeZone: {tz_name!r}: {e}")
+                self.recorder.event(cj, WARNING, "UnknownTimeZone", f"invalid timeZone: {_q(tz_name)}: {e}")
                 return None
         try:
             sched = parse(spec.get("schedule", ""), tz_name)
         except ScheduleError as e:
             self.recorder.event(cj, WARNING, "UnparseableSchedule",
-                                f"unparseable schedule: {spec.get('schedule', '')!r} : {e}")
+                                f"unparseable schedule: {_q(spec.get('schedule', ''))} : {e}")
             return None
         view = dict(cj)
         view["status"] = status
@@ -164,7 +170,7 @@ class CronJobController(Controller):
         sds = spec.get("startingDeadlineSeconds")
         if sds is not None and (now - due.time).total_seconds() > int(sds):
             self.recorder.event(cj, WARNING, "MissSchedule", "Missed scheduled time to start a job: "
-                                + due.time.strftime("%a, %d %b %Y %H:%M:%S %z"))
+                                + due.time.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S %z"))
             return wait
         name = decisions.job_name(cj, due.time)
         active = list(status.get("active") or [])
