@@ -129,6 +129,25 @@ def format_indexes(indexes: set[int]) -> str:
     return ",".join(out)
 
 
+def surplus_index_pods(active: list[Obj], completed: set[int], completions: int) -> list[Obj]:
+    """Active pods of an Indexed Job that must go: no valid index, an index already
+    completed, or a duplicate of an index another pod runs (the ready, then older, one stays)."""
+    out: list[Obj] = []
+    by_index: dict[int, list[Obj]] = {}
+    for p in active:
+        i = completion_index(p)
+        if i is None or i < 0 or i >= completions or i in completed:
+            out.append(p)
+        else:
+            by_index.setdefault(i, []).append(p)
+    for pods in by_index.values():
+        if len(pods) > 1:
+            pods = sorted(pods, key=lambda p: (not podutil.is_pod_ready(p),
+                                               podutil.meta(p).get("creationTimestamp") or "", podutil.name_of(p)))
+            out.extend(pods[1:])
+    return out
+
+
 # --- backoff ----------------------------------------------------------------------------------
 
 def backoff_delay(failures: int, base: float = DEFAULT_BACKOFF, cap: float = MAX_BACKOFF) -> float:
@@ -339,6 +358,14 @@ def plan_sync(job: Obj, pods: list[Obj], at: datetime, *, backoff_base: float = 
             plan.events.append(("Normal", "Suspended", "Job suspended"))
     else:
         active_left = active
+        if indexed:
+            # Pods without a valid index, of an index already completed, or a second pod of
+            # one index are not needed (firstPendingIndexes / appendDuplicatedIndexPodsForRemoval).
+            extra = surplus_index_pods(active, completed, int(completions or 0))
+            if extra:
+                plan.delete = extra
+                active_left = [p for p in active if not any(p is x for x in extra)]
+                active = active_left
         if condition_true(job, "Suspended"):
             podutil.set_condition(status, _cond("Suspended", "JobResumed", "Job resumed", at, status="False"))
             status["startTime"] = podutil.format_time(at)
@@ -365,11 +392,17 @@ def plan_sync(job: Obj, pods: list[Obj], at: datetime, *, backoff_base: float = 
                 plan.create = len(plan.create_indexes)
             else:
                 plan.create = min(diff, burst)
-        elif diff < 0:
+        elif diff < 0 and not indexed:
             ordered = sorted(active, key=lambda p: (podutil.is_pod_ready(p), phase(p) == "Running",
                                                     podutil.meta(p).get("creationTimestamp") or ""))
             plan.delete = ordered[:-diff]
-            active_left = [p for p in active if p not in plan.delete]
+            gone = {id(p) for p in plan.delete}
+            active_left = [p for p in active if id(p) not in gone]
+        elif diff < 0:
+            # Indexed: parallelism went down; the highest indexes stop first.
+            ordered = sorted(active, key=lambda p: completion_index(p) or 0, reverse=True)
+            plan.delete = plan.delete + ordered[:-diff]
+            active_left = [p for p in active if not any(p is x for x in plan.delete)]
 
     # 4. Counters.
     status["active"] = len(active_left) + plan.create

@@ -220,6 +220,22 @@ def test_indexed_completes_when_every_index_succeeded() -> None:
     assert folded["succeeded"] == 3 and folded["completedIndexes"] == "0-2"
 
 
+def test_indexed_surplus_pods_are_deleted() -> None:
+    j = job(completions=4, parallelism=4, indexed=True, status={"completedIndexes": "0"})
+    pods = [pod("done-again", index=0), pod("a1", index=1), pod("a1-dup", index=1, ready=False),
+            pod("none"), pod("big", index=9), pod("a2", index=2)]
+    plan = d.plan_sync(j, pods, at(10))
+    assert sorted(p["metadata"]["name"] for p in plan.delete) == ["a1-dup", "big", "done-again", "none"]
+    assert plan.create_indexes == [3]
+    assert plan.status["active"] == 3   # a1, a2 and the new index 3
+
+
+def test_indexed_parallelism_down_stops_the_highest_indexes() -> None:
+    j = job(completions=4, parallelism=1, indexed=True)
+    plan = d.plan_sync(j, [pod("a0", index=0), pod("a2", index=2), pod("a1", index=1)], at(10))
+    assert sorted(p["metadata"]["name"] for p in plan.delete) == ["a1", "a2"] and plan.create == 0
+
+
 @pytest.mark.parametrize("s,n,expected", [("", 5, set()), ("0", 5, {0}), ("1,3-5,7", 10, {1, 3, 4, 5, 7}),
                                           ("1,3-5,7", 5, {1, 3, 4})])
 def test_parse_indexes(s: str, n: int, expected: set[int]) -> None:
