@@ -13,7 +13,7 @@ restricted (neither starts with `*`/`?`) a day matching either runs; otherwise b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MONTHS = {m: i + 1 for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split())}
@@ -81,30 +81,32 @@ class Schedule:
 
     def next(self, after: datetime) -> datetime:
         """The first scheduled time strictly after `after` (an aware datetime), in the
-        schedule's time zone when it has one, else in `after`'s."""
-        t = after.astimezone(self.tz) if self.tz is not None else after
-        tz = t.tzinfo
-        # Work on wall-clock time, then attach the zone (a skipped hour resolves forward).
-        t = t.replace(tzinfo=None, second=0, microsecond=0) + timedelta(minutes=1)
+        schedule's time zone when it has one, else in `after`'s.
+
+        Minutes and hours advance in absolute time, days and months on the wall clock, as
+        robfig/cron does: at a daylight-saving fall-back the repeated hour runs twice, at a
+        spring-forward the skipped hour does not run."""
+        tz = self.tz or after.tzinfo or UTC
+
+        def plus(t: datetime, d: timedelta) -> datetime:
+            return (t.astimezone(UTC) + d).astimezone(tz)
+        t = plus(after.astimezone(tz).replace(second=0, microsecond=0), timedelta(minutes=1))
         limit = t.year + 5
         while t.year <= limit:
             if t.month not in self.months:
-                t = (t.replace(day=1, hour=0, minute=0) + timedelta(days=32)).replace(day=1)
+                y, m = (t.year + 1, 1) if t.month == 12 else (t.year, t.month + 1)
+                t = datetime(y, m, 1, tzinfo=tz)
                 continue
             if not self._day_matches(t):
-                t = t.replace(hour=0, minute=0) + timedelta(days=1)
+                t = datetime(t.year, t.month, t.day, tzinfo=tz) + timedelta(days=1)
                 continue
             if t.hour not in self.hours:
-                t = t.replace(minute=0) + timedelta(hours=1)
+                t = plus(t.replace(minute=0), timedelta(hours=1))
                 continue
             if t.minute not in self.minutes:
-                t += timedelta(minutes=1)
+                t = plus(t, timedelta(minutes=1))
                 continue
-            out = t.replace(tzinfo=tz)
-            if out <= after:  # a repeated wall-clock hour at a DST change
-                t += timedelta(minutes=1)
-                continue
-            return out
+            return t
         raise ScheduleError("no time matches the schedule within five years")
 
 

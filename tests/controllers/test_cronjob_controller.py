@@ -224,15 +224,25 @@ async def test_suspended_cronjob_runs_nothing() -> None:
     assert jobs(ctrl) == []
 
 
-@pytest.mark.parametrize("spec,reason", [
-    ({"schedule": "61 * * * *"}, "UnparseableSchedule"),
-    ({"timeZone": "Mars/Olympus"}, "UnknownTimeZone"),
+@pytest.mark.parametrize("spec,reason,message", [
+    ({"schedule": "61 * * * *"}, "UnparseableSchedule", 'unparseable schedule: "61 * * * *" : '),
+    ({"timeZone": "Mars/Olympus"}, "UnknownTimeZone", 'invalid timeZone: "Mars/Olympus": '),
 ])
-async def test_bad_schedule_is_reported(spec: dict, reason: str) -> None:
+async def test_bad_schedule_is_reported(spec: dict, reason: str, message: str) -> None:
     ctrl, clock, events, _ = make(**spec)
     clock.t = T0 + timedelta(minutes=30)
     assert await ctrl.reconcile("default/tick") is None
     assert jobs(ctrl) == [] and [e[0] for e in events.events] == [reason]
+    assert events.events[0][1].startswith(message)
+
+
+async def test_missed_schedule_event() -> None:
+    ctrl, clock, events, _ = make(startingDeadlineSeconds=10)
+    # Make 10:05 due but 20 s late, with the deadline window still reaching back to it:
+    # the window (now - 10 s) excludes it, so nothing is even due; no event, no Job.
+    clock.t = T0 + timedelta(minutes=5, seconds=20)
+    await ctrl.reconcile("default/tick")
+    assert jobs(ctrl) == [] and events.events == []
 
 
 async def test_time_zone_schedule() -> None:

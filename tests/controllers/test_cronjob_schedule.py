@@ -3,6 +3,7 @@ decisions: which scheduled time is due, the Job it creates, history limits."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -56,6 +57,20 @@ def test_time_zone_prefix_and_field() -> None:
         got = s.next(t("2024-05-01T12:00:00"))
         assert got == datetime(2024, 5, 1, 9, 0, tzinfo=ny)
         assert got.astimezone(UTC) == t("2024-05-01T13:00:00")
+
+
+def test_daylight_saving_changes() -> None:
+    ny = ZoneInfo("America/New_York")
+    s = parse("0 * * * *", "America/New_York")
+    # Fall back (2024-11-03): 01:00 EDT and 01:00 EST are both run, an hour apart in UTC.
+    first = s.next(datetime(2024, 11, 3, 0, 30, tzinfo=ny))
+    second = s.next(first)
+    assert (first.astimezone(UTC), second.astimezone(UTC)) == (t("2024-11-03T05:00:00"), t("2024-11-03T06:00:00"))
+    # Every result moves forward in real time.
+    times = [datetime(2024, 3, 10, 0, 30, tzinfo=ny)]
+    for _ in range(5):
+        times.append(s.next(times[-1]))
+    assert all(a.astimezone(UTC) < b.astimezone(UTC) for a, b in itertools.pairwise(times))
 
 
 @pytest.mark.parametrize("spec", ["", "* * * *", "* * * * * *", "60 * * * *", "* 24 * * *", "* * 0 * *",
