@@ -236,15 +236,6 @@ async def test_bad_schedule_is_reported(spec: dict, reason: str, message: str) -
     assert events.events[0][1].startswith(message)
 
 
-async def test_missed_schedule_event() -> None:
-    ctrl, clock, events, _ = make(startingDeadlineSeconds=10)
-    # Make 10:05 due but 20 s late, with the deadline window still reaching back to it:
-    # the window (now - 10 s) excludes it, so nothing is even due; no event, no Job.
-    clock.t = T0 + timedelta(minutes=5, seconds=20)
-    await ctrl.reconcile("default/tick")
-    assert jobs(ctrl) == [] and events.events == []
-
-
 async def test_time_zone_schedule() -> None:
     # 06:05 in New York (EDT, UTC-4) is 10:05 UTC.
     ctrl, clock, _, _ = make(schedule="5 6 * * *", timeZone="America/New_York")
