@@ -86,19 +86,22 @@ class EndpointsController(Controller):
         body = decisions.desired_endpoints(svc, pods, current, trigger)
         if body is None:
             return None
+        written = False
         try:
             if current is None:
                 await self.client.create(ENDPOINTS, body, ns)
             else:
                 await self.client.replace(ENDPOINTS, body, ns)
-        except (AlreadyExists, Conflict):
+            written = True
+        except (AlreadyExists, Conflict, NotFound):
             return Result(requeue=True)  # our cache is behind: decide again on the fresh object
-        except NotFound:
-            return Result(requeue=True)
         except StatusError as e:
             if e.reason == "Forbidden" and "terminat" in str(e):
                 return None  # namespace terminating
             self.recorder.event(svc, "Warning", "FailedToUpdateEndpoint",
                                 f"Failed to update endpoint {key}: {e}")
             raise
+        finally:
+            if not written:
+                self.triggers.rollback(key)  # the retry must carry the same trigger time
         return None

@@ -102,6 +102,7 @@ class TriggerTimeTracker:
 
     def __init__(self) -> None:
         self._state: dict[str, tuple[dict[str, datetime | None], datetime | None]] = {}
+        self._previous: dict[str, tuple[dict[str, datetime | None], datetime | None] | None] = {}
 
     def compute(self, service: Obj, pods: list[Obj]) -> datetime | None:
         key = podutil.key_of(service)
@@ -129,11 +130,23 @@ class TriggerTimeTracker:
         svc_t = podutil.creation_time(service)
         if svc_t is not None and (last_svc is None or svc_t > last_svc):
             note(svc_t)
+        self._previous[key] = self._state.get(key)
         self._state[key] = (seen, svc_t)
         return earliest if changed else None
 
+    def rollback(self, key: str) -> None:
+        """Forget the last `compute` for `key` (its write failed): the next one reports the
+        same changes again, so a retried write still carries the trigger time."""
+        if key in self._previous:
+            prev = self._previous.pop(key)
+            if prev is None:
+                self._state.pop(key, None)
+            else:
+                self._state[key] = prev
+
     def forget(self, key: str) -> None:
         self._state.pop(key, None)
+        self._previous.pop(key, None)
 
 
 def format_trigger_time(t: datetime) -> str:

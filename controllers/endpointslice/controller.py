@@ -135,6 +135,7 @@ class EndpointSliceController(Controller):
         plan = decisions.plan(svc, wanted_pods, existing, trigger_time=trigger, max_per_slice=self.max_per_slice)
         if plan.empty():
             return None
+        written = False
         try:
             # Deletions last and creations first, so that a reader never sees fewer endpoints
             # than before or after.
@@ -145,6 +146,7 @@ class EndpointSliceController(Controller):
                 updated = await self.client.replace(ENDPOINTSLICES, body, ns)
                 self.tracker.written(key, podutil.name_of(updated), podutil.meta(updated).get("resourceVersion"))
             await self._delete(key, plan.delete)
+            written = True
         except (Conflict, NotFound):
             return Result(requeue=True)  # the cache was behind: decide again
         except StatusError as e:
@@ -153,6 +155,9 @@ class EndpointSliceController(Controller):
             self.recorder.event(svc, "Warning", "FailedToUpdateEndpointSlices",
                                 f"Error updating Endpoint Slices for Service {key}: {e}")
             raise
+        finally:
+            if not written:
+                self.triggers.rollback(key)  # the retry must carry the same trigger time
         return None
 
     async def _delete(self, key: str, slices: list[Obj]) -> None:

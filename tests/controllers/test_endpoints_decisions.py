@@ -187,3 +187,15 @@ def test_pod_change_matters() -> None:
     assert not ed.pod_change_matters(old, new)
     new["status"]["podIP"] = "1.2.3.5"
     assert ed.pod_change_matters(old, new)
+
+
+def test_trigger_time_rollback_reports_the_change_again() -> None:
+    tracker = ed.TriggerTimeTracker()
+    service = svc()
+    a = web_pod("a", "1.2.3.4")
+    a["status"]["conditions"][0]["lastTransitionTime"] = ts(30)
+    assert tracker.compute(service, []) == T0
+    assert ed.format_trigger_time(tracker.compute(service, [a])) == ts(30)  # type: ignore[arg-type]
+    tracker.rollback("default/web")  # that write failed
+    assert ed.format_trigger_time(tracker.compute(service, [a])) == ts(30)  # type: ignore[arg-type]
+    assert tracker.compute(service, [a]) is None
