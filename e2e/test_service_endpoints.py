@@ -37,6 +37,24 @@ metadata: {name: web}
 spec:
   selector: {app: web}
   ports: [{name: web, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-headless}
+spec:
+  clusterIP: None
+  selector: {app: web}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: external}
+spec:
+  ports: [{port: 5432}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: external}
+subsets: [{addresses: [{ip: 192.0.2.10}], ports: [{port: 5432}]}]
 """
 
 
@@ -95,6 +113,21 @@ def test_service_endpoints_follow_the_deployment(cluster: Cluster) -> None:
     listed = c.kubectl("get", "endpointslices", "-l", "kubernetes.io/service-name=web").out.splitlines()
     assert listed[0].split() == ["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"]
     assert listed[1].split()[1:3] == ["IPv4", "8080"]
+
+    # A headless Service without ports: addresses and no ports, the headless label.
+    def headless() -> dict:
+        r = c.kubectl("get", "endpoints", "web-headless", "-o", "json", check=False)
+        return json.loads(r.out) if r.code == 0 else {}
+    c.wait_for(lambda: len((headless().get("subsets") or [{}])[0].get("addresses") or []) == 3, 15,
+               what="headless endpoints")
+    (h,) = headless()["subsets"]
+    assert "ports" not in h and sorted(a["ip"] for a in h["addresses"]) == ips
+    assert headless()["metadata"]["labels"] == {"service.kubernetes.io/headless": ""}
+    # A Service without a selector: its hand-written Endpoints are left as they are, and no
+    # EndpointSlice is made for it.
+    ext = get(c, "endpoints", "external")
+    assert ext["subsets"] == [{"addresses": [{"ip": "192.0.2.10"}], "ports": [{"port": 5432, "protocol": "TCP"}]}]
+    assert get(c, "endpointslices", "-l", "kubernetes.io/service-name=external")["items"] == []
 
     c.kubectl("scale", "deployment/web", "--replicas=1")
     c.wait_for(lambda: len(addresses(c)) == 1, 20, what="one address")
