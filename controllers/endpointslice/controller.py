@@ -11,6 +11,7 @@ Services' slices are left to the garbage collector (they carry an ownerReference
 from __future__ import annotations
 
 import logging
+import time
 
 from apimachinery.client.workqueue import Result
 from apimachinery.errors import Conflict, NotFound, StatusError
@@ -46,13 +47,26 @@ def _rv_newer_or_equal(seen: str, written: str) -> bool:
 
 class SliceTracker:
     """The writes the cache has not shown yet, per Service key: slice name -> resourceVersion
-    written (None: deleted)."""
+    written (None: deleted). A write unseen after `patience` seconds (the slice deleted by
+    someone else before our watch saw it) is no longer waited for."""
 
-    def __init__(self) -> None:
+    def __init__(self, patience: float = 10.0) -> None:
         self._pending: dict[str, dict[str, str | None]] = {}
+        self._since: dict[tuple[str, str], float] = {}
+        self.patience = patience
 
     def written(self, key: str, name: str, rv: str | None) -> None:
         self._pending.setdefault(key, {})[name] = rv
+        self._since[(key, name)] = time.monotonic()
+
+    def deleted(self, key: str, name: str) -> None:
+        """The watch saw the slice go: whatever we wrote to it is no longer to be waited for."""
+        pending = self._pending.get(key)
+        if pending is not None and name in pending:
+            del pending[name]
+            self._since.pop((key, name), None)
+            if not pending:
+                del self._pending[key]
 
     def stale(self, key: str, cached: list[Obj]) -> bool:
         """True if some write is not reflected in `cached`; forgets those that are."""
@@ -60,21 +74,24 @@ class SliceTracker:
         if not pending:
             return False
         by_name = {podutil.name_of(s): s for s in cached}
+        now = time.monotonic()
         for name, rv in list(pending.items()):
             s = by_name.get(name)
             if rv is None:
                 done = s is None
             else:
                 done = s is not None and _rv_newer_or_equal(podutil.meta(s).get("resourceVersion", ""), rv)
-            if done:
+            if done or now - self._since.get((key, name), now) > self.patience:
                 del pending[name]
+                self._since.pop((key, name), None)
         if not pending:
             del self._pending[key]
             return False
         return True
 
     def forget(self, key: str) -> None:
-        self._pending.pop(key, None)
+        for name in self._pending.pop(key, {}):
+            self._since.pop((key, name), None)
 
 
 class EndpointSliceController(Controller):
@@ -96,7 +113,7 @@ class EndpointSliceController(Controller):
         self.pod_informer.add_handler(on_add=self._pod_changed, on_update=self._pod_updated,
                                       on_delete=self._pod_changed)
         self.slice_informer.add_handler(on_add=self._slice_changed, on_update=lambda old, new: self._slice_changed(new),
-                                        on_delete=self._slice_changed)
+                                        on_delete=self._slice_deleted)
 
     def _pod_changed(self, pod: Obj) -> None:
         for s in services_for_pod(self.svc_informer, pod):
@@ -113,6 +130,11 @@ class EndpointSliceController(Controller):
 
     def _slice_changed(self, slice_: Obj) -> None:
         for k in index_by_service(slice_):
+            self.queue.add(k)
+
+    def _slice_deleted(self, slice_: Obj) -> None:
+        for k in index_by_service(slice_):
+            self.tracker.deleted(k, podutil.name_of(slice_))
             self.queue.add(k)
 
     async def reconcile(self, key: str) -> Result | None:  # type: ignore[override]

@@ -146,3 +146,14 @@ def test_trigger_time_set_on_writes_and_dropped_when_none() -> None:
     assert first[0]["metadata"]["annotations"] == {ed.TRIGGER_TIME_ANNOTATION: "2024-05-01T12:00:00Z"}
     (u,) = sd.plan(svc(), pods(1), first).update
     assert "annotations" not in u["metadata"]
+
+
+def test_tracker_stops_waiting_for_a_slice_deleted_before_it_was_seen() -> None:
+    t = SliceTracker()
+    t.written("default/web", "web-abcde", "9")
+    assert t.stale("default/web", [])
+    t.deleted("default/web", "web-abcde")
+    assert not t.stale("default/web", [])
+    impatient = SliceTracker(patience=-1.0)
+    impatient.written("default/web", "web-abcde", "9")
+    assert not impatient.stale("default/web", [])
