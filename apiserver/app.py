@@ -33,6 +33,7 @@ from apiserver import objects, watch
 from apiserver.allocators import KUBERNETES_SERVICE_IP
 from apiserver.auth import ISSUER, AlwaysAllow, Attributes, Authenticator, Authorizer
 from apiserver.conversion import convert, has_conversion
+from apiserver.enforcement import not_enforced_warning
 from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
 from apiserver.http import (
     Receive,
@@ -447,7 +448,13 @@ class APIServer:
         obj = await self.body_object(req, res.kind)
         await self.find_duplicates(req, obj, opts)
         stored, code = await self.handlers.create(res, r.namespace, obj, opts)
+        self.warn_not_enforced(res, opts)
         return self.obj_response(req, res, stored, code, opts)
+
+    def warn_not_enforced(self, res: ResourceInfo, opts: Options) -> None:
+        why = not_enforced_warning(res)
+        if why and opts.warnings is not None:
+            opts.warnings.append(why)
 
     async def create_subresource(self, req: Request, res: ResourceInfo, r: Route, opts: Options) -> Response:
         assert r.name is not None and r.namespace is not None or not res.namespaced
@@ -502,6 +509,8 @@ class APIServer:
             raise MethodNotAllowed()
         await self.find_duplicates(req, obj, opts)
         stored, code = await self.handlers.update(res, r.namespace, r.name, obj, opts, r.subresource)
+        if not r.subresource:
+            self.warn_not_enforced(res, opts)
         return self.obj_response(req, res, stored, code, opts)
 
     async def patch(self, req: Request, res: ResourceInfo, r: Route) -> Response:
@@ -532,6 +541,8 @@ class APIServer:
         if ct == "application/apply-patch+yaml":
             existed = await self.store.get(key_for(res, r.namespace, r.name)) is not None
         stored, code = await self.handlers.patch(res, r.namespace, r.name, body, ct, opts, r.subresource, force)
+        if not r.subresource:
+            self.warn_not_enforced(res, opts)
         return self.obj_response(req, res, stored, 200 if existed else 201, opts)
 
     async def delete_options(self, req: Request) -> dict[str, Any]:

@@ -206,3 +206,18 @@ def test_delete_propagation_and_wait(apiserver: Cluster) -> None:
     assert 'configmap "c" deleted' in out
     c = json.loads(apiserver.kubectl("get", "cm", "c", "-n", n, "-o", "json").out)
     assert c["metadata"]["finalizers"] == ["orphan"]
+
+
+def test_kinds_stored_but_not_enforced_warn(apiserver: Cluster) -> None:
+    n = ns(apiserver, "warn-test")
+    policy = ("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\nspec:\n"
+              "  podSelector: {}\n  policyTypes: [Ingress]\n")
+    r = apiserver.kubectl("apply", "-n", n, "-f", "-", input=policy)
+    assert "networkpolicy.networking.k8s.io/deny created" in r.out
+    assert ("Warning: mizzen stores NetworkPolicy objects but does not act on them yet: pod traffic is not "
+            "restricted") in r.err
+    assert apiserver.kubectl("get", "netpol", "deny", "-n", n, "-o", "name").out.strip() == \
+        "networkpolicy.networking.k8s.io/deny"
+    # Kinds mizzen acts on carry no such warning.
+    r = apiserver.kubectl("apply", "-n", n, "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n")
+    assert "Warning" not in r.err
