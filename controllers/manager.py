@@ -1,5 +1,6 @@
-"""The controller manager: runs the replicaset, deployment, daemonset, garbagecollector and
-namespace controllers on shared informers, behind leader election on the Lease
+"""The controller manager: runs the controllers of CONTROLLERS (replicaset, deployment,
+daemonset, garbagecollector, namespace, job, cronjob, endpoint, endpointslice,
+serviceaccount, root-ca-cert-publisher) on shared informers, behind leader election on the Lease
 `kube-system/kube-controller-manager` so that several copies can run and only one acts.
 
     await run_controller_manager("/path/kubeconfig", stop=stop_event)
