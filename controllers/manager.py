@@ -29,8 +29,10 @@ from controllers.garbagecollector.controller import GarbageCollector
 from controllers.job.controller import JobController
 from controllers.namespace.controller import NamespaceController
 from controllers.replicaset.controller import ReplicaSetController
+from controllers.replicationcontroller.controller import ReplicationControllerController
 from controllers.rootcacert.controller import RootCACertPublisher
 from controllers.serviceaccount.controller import ServiceAccountController
+from controllers.statefulset.controller import StatefulSetController
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,8 @@ LEASE_NAMESPACE = "kube-system"
 
 CONTROLLERS: dict[str, Callable[[ControllerContext], Controller]] = {
     "replicaset": ReplicaSetController,
+    "replicationcontroller": ReplicationControllerController,
+    "statefulset": StatefulSetController,
     "deployment": DeploymentController,
     "daemonset": DaemonSetController,
     "garbagecollector": GarbageCollector,

@@ -35,12 +35,21 @@ log = logging.getLogger(__name__)
 
 class ReplicaSetController(Controller):
     name = "replicaset"
+    # What the ReplicationController subclass changes: its resource, kind and selector form.
+    resource = REPLICASETS
+    kind = "ReplicaSet"
+    api_version = "apps/v1"
+    component = "replicaset-controller"
+
+    @staticmethod
+    def selector_of(spec: Obj) -> LabelSelector:
+        return LabelSelector.from_dict(spec.get("selector"))
 
     def __init__(self, ctx: ControllerContext):
         super().__init__(ctx)
-        self.rs_informer = ctx.informer(REPLICASETS)
+        self.rs_informer = ctx.informer(self.resource)
         self.pod_informer = ctx.informer(PODS)
-        self.recorder = ctx.recorder("replicaset-controller")
+        self.recorder = ctx.recorder(self.component)
         self.expectations = UIDTrackingControllerExpectations()
         self.rs_informer.add_handler(on_add=self.enqueue, on_update=self._rs_updated, on_delete=self._rs_deleted)
         self.pod_informer.add_handler(on_add=self._pod_added, on_update=self._pod_updated,
@@ -58,7 +67,7 @@ class ReplicaSetController(Controller):
         self.enqueue(rs)
 
     def _owner(self, pod: Obj) -> str | None:
-        ok = owner_key(pod, "ReplicaSet")
+        ok = owner_key(pod, self.kind)
         if ok is None:
             return None
         rs = self.rs_informer.store.get(ok[0])
@@ -68,8 +77,8 @@ class ReplicaSetController(Controller):
         """An orphan changed: every ReplicaSet in its namespace whose selector matches may adopt it."""
         labels = podutil.labels_of(pod)
         for rs in self.rs_informer.store.by_index("namespace", podutil.namespace_of(pod)):
-            sel = (rs.get("spec") or {}).get("selector")
-            if sel and LabelSelector.from_dict(sel).matches(labels):
+            spec = rs.get("spec") or {}
+            if spec.get("selector") and self.selector_of(spec).matches(labels):
                 self.enqueue(rs)
 
     def _pod_added(self, pod: Obj) -> None:
@@ -114,7 +123,7 @@ class ReplicaSetController(Controller):
             self.expectations.delete(key)
             return None
         spec = rs.get("spec") or {}
-        selector = LabelSelector.from_dict(spec.get("selector"))
+        selector = self.selector_of(spec)
         satisfied = self.expectations.satisfied(key)
         deleting = podutil.is_deleting(rs)
 
@@ -140,18 +149,18 @@ class ReplicaSetController(Controller):
             updated["status"] = status
             try:
                 try:
-                    await self.client.update_status(REPLICASETS, updated)
+                    await self.client.update_status(self.resource, updated)
                 except Conflict:
                     # The cache lags our own writes (or the Deployment's scaling): the counts
                     # come from the pods, so re-read the ReplicaSet and write once more
                     # (updateReplicaSetStatus does the same) rather than back off.
-                    fresh = await self.client.get(REPLICASETS, podutil.name_of(rs), podutil.namespace_of(rs))
+                    fresh = await self.client.get(self.resource, podutil.name_of(rs), podutil.namespace_of(rs))
                     if podutil.uid_of(fresh) != podutil.uid_of(rs):
                         return None
                     status = decisions.calculate_status(fresh, active, manage_error, diff, at)
                     if not decisions.status_equal(fresh.get("status"), status):
                         fresh["status"] = status
-                        await self.client.update_status(REPLICASETS, fresh)
+                        await self.client.update_status(self.resource, fresh)
             except NotFound:
                 return None
         if manage_error is not None:
@@ -172,7 +181,7 @@ class ReplicaSetController(Controller):
 
     async def _claim_pods(self, rs: Obj, selector: LabelSelector, deleting: bool) -> list[Obj]:
         uid = podutil.uid_of(rs)
-        return await claim(self.client, PODS, rs, "apps/v1", "ReplicaSet",
+        return await claim(self.client, PODS, rs, self.api_version, self.kind,
                            self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, uid),
                            self.pod_informer.store.by_index(ORPHAN_INDEX, podutil.namespace_of(rs)), selector)
 
@@ -181,7 +190,7 @@ class ReplicaSetController(Controller):
         expectations for pods never attempted are lowered at once."""
         self.expectations.expect_creations(key, n)
         template = (rs.get("spec") or {}).get("template") or {}
-        body = pod_from_template(rs, template, "apps/v1", "ReplicaSet")
+        body = pod_from_template(rs, template, self.api_version, self.kind)
         ns = podutil.namespace_of(rs)
         done = 0
         for size in decisions.slow_start_batches(n):
