@@ -15,8 +15,6 @@ NOT_ENFORCED: dict[tuple[str, str], str] = {
     ("networking.k8s.io", "networkpolicies"): "pod traffic is not restricted",
     ("networking.k8s.io", "ingresses"): "no ingress controller routes traffic to its backends",
     ("autoscaling", "horizontalpodautoscalers"): "no autoscaler changes the target's replicas",
-    ("apps", "statefulsets"): "no StatefulSet controller creates its pods",
-    ("", "replicationcontrollers"): "no ReplicationController controller creates its pods",
     ("", "resourcequotas"): "quota is not enforced on creation",
     ("", "limitranges"): "defaults and limits are not applied to pods",
     ("", "persistentvolumeclaims"): "no provisioner binds it to a volume, and pods cannot mount it",

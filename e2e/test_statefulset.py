@@ -54,7 +54,8 @@ def pods_of(c: Cluster, app: str) -> dict[str, Any]:
 
 
 def test_statefulset_ordered_scale_update_undo(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "-f", "-", input=sts_yaml("web"))
+    applied = cluster.kubectl("apply", "-f", "-", input=sts_yaml("web"))
+    assert "does not act on them" not in applied.err  # mizzen enforces StatefulSets now
     out = cluster.kubectl("rollout", "status", "sts/web", "--timeout=30s").out
     # The API server defaults rollingUpdate.partition to 0, so kubectl reports a partitioned roll out.
     assert "partitioned roll out complete: 3 new pods have been updated" in out
@@ -131,7 +132,7 @@ def test_statefulset_claim_templates_make_pvcs(cluster: Cluster) -> None:
 
 
 def test_replicationcontroller_keeps_replicas(cluster: Cluster) -> None:
-    cluster.kubectl("apply", "-f", "-", input="""apiVersion: v1
+    applied = cluster.kubectl("apply", "-f", "-", input="""apiVersion: v1
 kind: ReplicationController
 metadata: {name: rc}
 spec:
@@ -142,6 +143,7 @@ spec:
     spec:
       containers: [{name: c, image: busybox}]
 """)
+    assert "does not act on them" not in applied.err
 
     def ready() -> bool:
         st = get(cluster, "rc", "rc").get("status") or {}
