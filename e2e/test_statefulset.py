@@ -116,6 +116,7 @@ def test_statefulset_ordered_scale_update_undo(cluster: Cluster) -> None:
 
 def test_statefulset_claim_templates_make_pvcs(cluster: Cluster) -> None:
     extra = """  podManagementPolicy: Parallel
+  persistentVolumeClaimRetentionPolicy: {whenScaled: Delete}
   volumeClaimTemplates:
   - metadata: {name: data}
     spec:
@@ -129,6 +130,11 @@ def test_statefulset_claim_templates_make_pvcs(cluster: Cluster) -> None:
     assert pvcs["data-db-0"]["metadata"]["labels"]["app"] == "db"
     vols = pods_of(cluster, "db")["db-1"]["spec"]["volumes"]
     assert {"name": "data", "persistentVolumeClaim": {"claimName": "data-db-1"}} in vols
+    # whenScaled: Delete: the claim of a removed ordinal goes with its pod; db-0's stays.
+    cluster.kubectl("scale", "sts/db", "--replicas=1")
+    cluster.wait_for(lambda: "data-db-1" not in {p["metadata"]["name"] for p in get(cluster, "pvc")["items"]},
+                     what="data-db-1 deleted")
+    assert "data-db-0" in {p["metadata"]["name"] for p in get(cluster, "pvc")["items"]}
 
 
 def test_replicationcontroller_keeps_replicas(cluster: Cluster) -> None:

@@ -209,9 +209,11 @@ class StatefulSetController(Controller):
         self.recorder.event(sts, NORMAL, "SuccessfulCreate", f"create Pod {name} in StatefulSet {set_name} successful")
 
     async def _delete_pod(self, sts: Obj, name: str, pod: Obj) -> None:
-        set_name = podutil.name_of(sts)
+        set_name, ns = podutil.name_of(sts), podutil.namespace_of(sts)
+        for claim_name in d.claims_released_on_scale_down(sts, pod):
+            await self._own_claim_by_pod(claim_name, ns, pod)
         try:
-            await self.client.delete(PODS, name, podutil.namespace_of(sts), preconditions={"uid": podutil.uid_of(pod)})
+            await self.client.delete(PODS, name, ns, preconditions={"uid": podutil.uid_of(pod)})
         except NotFound:
             return
         except StatusError as e:
@@ -221,3 +223,17 @@ class StatefulSetController(Controller):
                                 f"delete Pod {name} in StatefulSet {set_name} failed error: {e}")
             raise
         self.recorder.event(sts, NORMAL, "SuccessfulDelete", f"delete Pod {name} in StatefulSet {set_name} successful")
+
+    async def _own_claim_by_pod(self, claim_name: str, ns: str, pod: Obj) -> None:
+        """Add the condemned pod as an owner of its claim, so the garbage collector deletes
+        the claim after the pod (persistentVolumeClaimRetentionPolicy.whenScaled: Delete)."""
+        try:
+            pvc = await self.client.get(PVCS, claim_name, ns)
+        except NotFound:
+            return
+        refs = [dict(r) for r in podutil.meta(pvc).get("ownerReferences") or []]
+        if any(r.get("uid") == podutil.uid_of(pod) for r in refs):
+            return
+        refs.append(d.owner_ref(pod, "v1", "Pod"))
+        await self.client.patch(PVCS, claim_name, {"metadata": {
+            "ownerReferences": refs, "resourceVersion": podutil.meta(pvc).get("resourceVersion")}}, namespace=ns)

@@ -21,8 +21,8 @@ from controllers.podutil import Obj
 POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
-__all__ = ["POD_INDEX_LABEL", "POD_NAME_LABEL", "REVISION_HASH", "Plan", "calculate_status", "claim_name",
-           "complete_rolling_update", "new_controller_revision", "new_pod", "new_pvcs", "ordinal_of", "plan",
+__all__ = ["POD_INDEX_LABEL", "POD_NAME_LABEL", "REVISION_HASH", "Plan", "calculate_status", "claim_name", "claims_released_on_scale_down",
+           "complete_rolling_update", "new_controller_revision", "new_pod", "new_pvcs", "ordinal_of", "owner_ref", "plan",
            "revision_data", "revision_hash", "revision_name"]
 
 
@@ -130,10 +130,29 @@ def new_pvcs(sts: Obj, ordinal: int) -> list[Obj]:
         if cm.get("annotations"):
             meta["annotations"] = dict(cm["annotations"])
         if policy.get("whenDeleted") == "Delete":
-            meta["ownerReferences"] = [podutil.new_controller_ref(sts, "apps/v1", "StatefulSet")]
+            meta["ownerReferences"] = [owner_ref(sts, "apps/v1", "StatefulSet")]
         out.append({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta,
                     "spec": copy.deepcopy(c.get("spec") or {})})
     return out
+
+
+def owner_ref(owner: Obj, api_version: str, kind: str) -> Obj:
+    """A plain (non-controller) ownerReference, as the set puts on its claims (setOwnerRef):
+    the garbage collector deletes the claim once that owner is gone."""
+    return {"apiVersion": api_version, "kind": kind, "name": podutil.name_of(owner), "uid": podutil.uid_of(owner)}
+
+
+def claims_released_on_scale_down(sts: Obj, pod: Obj) -> list[str]:
+    """Claims of a condemned pod that must follow it (whenScaled: Delete): the controller
+    makes the pod their owner before deleting it. Retain (the default) keeps them."""
+    spec = sts.get("spec") or {}
+    if (spec.get("persistentVolumeClaimRetentionPolicy") or {}).get("whenScaled") != "Delete":
+        return []
+    o = ordinal_of(sts, pod)
+    start = start_ordinal(sts)
+    if o is None or start <= o < start + replicas_of(sts):
+        return []
+    return [claim_name(podutil.name_of(c), podutil.name_of(sts), o) for c in spec.get("volumeClaimTemplates") or []]
 
 
 def new_controller_revision(sts: Obj, revision: int) -> Obj:

@@ -152,3 +152,22 @@ def test_revision_is_stable_and_tracks_the_template() -> None:
     changed["spec"]["template"]["spec"]["containers"][0]["image"] = "j"
     assert d.new_controller_revision(changed, 3)["metadata"]["name"] != a["metadata"]["name"]
     assert a["data"]["spec"]["template"]["$patch"] == "replace"
+
+
+RELEASE_CASES = [
+    # (id, policy, replicas, pod ordinal, claims that follow the pod)
+    ("Retain by default", None, 1, 2, []),
+    ("Delete on scale: condemned pod takes its claims", {"whenScaled": "Delete"}, 1, 2, ["data-web-2"]),
+    ("Delete on scale: a pod in range keeps them", {"whenScaled": "Delete"}, 3, 2, []),
+    ("whenDeleted alone does not release on scale", {"whenDeleted": "Delete"}, 1, 2, []),
+]
+
+
+@pytest.mark.parametrize(("policy", "replicas", "ordinal", "want"), [c[1:] for c in RELEASE_CASES],
+                         ids=[c[0] for c in RELEASE_CASES])
+def test_claims_released_on_scale_down(policy: dict[str, str] | None, replicas: int, ordinal: int,
+                                       want: list[str]) -> None:
+    extra: dict[str, Any] = {"volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {}}]}
+    if policy:
+        extra["persistentVolumeClaimRetentionPolicy"] = policy
+    assert d.claims_released_on_scale_down(sts(replicas=replicas, **extra), pod(ordinal)) == want
