@@ -31,7 +31,7 @@ def get(c: Cluster, *args: str) -> Any:
     return json.loads(c.kubectl("get", *args, "-o", "json").out)
 
 
-def sts_yaml(name: str, image: str = "nginx:1.25", replicas: int = 3, extra: str = "") -> str:
+def sts_yaml(name: str, image: str = "nginx:1.25", replicas: int = 3, extra: str = "", ready_after: str = "0.3") -> str:
     return f"""apiVersion: apps/v1
 kind: StatefulSet
 metadata: {{name: {name}}}
@@ -42,7 +42,7 @@ spec:
 {extra}  template:
     metadata:
       labels: {{app: {name}}}
-      annotations: {{simulated.mizzen.io/ready-after: "0.3"}}
+      annotations: {{simulated.mizzen.io/ready-after: "{ready_after}"}}
     spec:
       containers: [{{name: c, image: "{image}"}}]
 """
@@ -54,7 +54,9 @@ def pods_of(c: Cluster, app: str) -> dict[str, Any]:
 
 
 def test_statefulset_ordered_scale_update_undo(cluster: Cluster) -> None:
-    applied = cluster.kubectl("apply", "-f", "-", input=sts_yaml("web"))
+    # Ready 1 s after start: OrderedReady then spaces creations by >= 1 s, which the
+    # creationTimestamps (second resolution) show.
+    applied = cluster.kubectl("apply", "-f", "-", input=sts_yaml("web", ready_after="1"))
     assert "does not act on them" not in applied.err  # mizzen enforces StatefulSets now
     out = cluster.kubectl("rollout", "status", "sts/web", "--timeout=30s").out
     # The API server defaults rollingUpdate.partition to 0, so kubectl reports a partitioned roll out.
@@ -62,6 +64,8 @@ def test_statefulset_ordered_scale_update_undo(cluster: Cluster) -> None:
     pods = pods_of(cluster, "web")
     assert sorted(pods) == ["web-0", "web-1", "web-2"]
     # OrderedReady: each pod was created only once the previous one was Ready.
+    created = [pods[f"web-{i}"]["metadata"]["creationTimestamp"] for i in range(3)]
+    assert created[0] < created[1] < created[2]
     for lower, higher in (("web-0", "web-1"), ("web-1", "web-2")):
         ready = next(c for c in pods[lower]["status"]["conditions"] if c["type"] == "Ready")
         assert ready["lastTransitionTime"] <= pods[higher]["metadata"]["creationTimestamp"]
@@ -85,12 +89,13 @@ def test_statefulset_ordered_scale_update_undo(cluster: Cluster) -> None:
     cluster.kubectl("rollout", "status", "sts/web", "--timeout=30s")
     pods = pods_of(cluster, "web")
     assert {p["spec"]["containers"][0]["image"] for p in pods.values()} == {"nginx:1.26"}
-    assert (pods["web-2"]["metadata"]["creationTimestamp"] <= pods["web-1"]["metadata"]["creationTimestamp"]
-            <= pods["web-0"]["metadata"]["creationTimestamp"])
+    assert (pods["web-2"]["metadata"]["creationTimestamp"] < pods["web-1"]["metadata"]["creationTimestamp"]
+            < pods["web-0"]["metadata"]["creationTimestamp"])
     st = get(cluster, "sts", "web")["status"]
     assert st["currentRevision"] == st["updateRevision"] != labels["controller-revision-hash"]
     hist = cluster.kubectl("rollout", "history", "sts/web").out
     assert [ln.split()[0] for ln in hist.splitlines()[2:] if ln.strip()] == ["1", "2"]
+    assert "nginx:1.25" in cluster.kubectl("rollout", "history", "sts/web", "--revision=1").out
 
     cluster.kubectl("rollout", "undo", "sts/web")
     cluster.kubectl("rollout", "status", "sts/web", "--timeout=30s")
