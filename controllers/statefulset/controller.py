@@ -129,6 +129,15 @@ class StatefulSetController(Controller):
                 await self._create_pod(sts, ordinal, rev, templates.get(rev))
             for name in step.delete:
                 await self._delete_pod(sts, name, next(p for p in pods if podutil.name_of(p) == name))
+            for p in pods:
+                patch = d.identity_labels_patch(sts, p)
+                if patch is not None and not podutil.is_deleting(p):
+                    patch["metadata"]["resourceVersion"] = podutil.meta(p).get("resourceVersion")
+                    try:
+                        await self.client.patch(PODS, podutil.name_of(p), patch, namespace=ns)
+                    except StatusError as e:
+                        if e.code not in (404, 409):
+                            raise
             names = {d.pod_revision(p) for p in pods} | {current, update}
             live = {podutil.labels_of(h).get(d.REVISION_HASH, "") for h in histories if podutil.name_of(h) in names}
             for h in histories_to_cleanup(sts, histories, update_cr, live):

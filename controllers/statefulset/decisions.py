@@ -22,7 +22,7 @@ POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
 POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
 
 __all__ = ["POD_INDEX_LABEL", "POD_NAME_LABEL", "REVISION_HASH", "Plan", "calculate_status", "claim_name", "claims_released_on_scale_down",
-           "complete_rolling_update", "new_controller_revision", "new_pod", "new_pvcs", "ordinal_of", "owner_ref", "plan",
+           "complete_rolling_update", "identity_labels_patch", "new_controller_revision", "new_pod", "new_pvcs", "ordinal_of", "owner_ref", "plan",
            "revision_data", "revision_hash", "revision_name"]
 
 
@@ -170,6 +170,19 @@ def new_controller_revision(sts: Obj, revision: int) -> Obj:
         "data": data,
         "revision": revision,
     }
+
+
+def identity_labels_patch(sts: Obj, pod: Obj) -> Obj | None:
+    """Labels a pod of the set lacks for its identity (identityMatches/updateIdentity), as a
+    merge patch, or None. Adopted orphans and pods made before a relabel get them; the pod's
+    spec (hostname, volumes) cannot change after creation, so only labels are repaired."""
+    o = ordinal_of(sts, pod)
+    if o is None:
+        return None
+    labels = podutil.labels_of(pod)
+    want = {POD_NAME_LABEL: podutil.name_of(pod), POD_INDEX_LABEL: str(o)}
+    missing = {k: v for k, v in want.items() if labels.get(k) != v}
+    return {"metadata": {"labels": missing}} if missing else None
 
 
 # --- the plan -----------------------------------------------------------------------------

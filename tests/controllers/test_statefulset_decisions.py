@@ -171,3 +171,21 @@ def test_claims_released_on_scale_down(policy: dict[str, str] | None, replicas: 
     if policy:
         extra["persistentVolumeClaimRetentionPolicy"] = policy
     assert d.claims_released_on_scale_down(sts(replicas=replicas, **extra), pod(ordinal)) == want
+
+
+IDENTITY_CASES = [
+    # (id, pod, expected patch)
+    ("complete identity needs nothing", {"metadata": {"name": "web-1", "labels": {
+        "statefulset.kubernetes.io/pod-name": "web-1", "apps.kubernetes.io/pod-index": "1"}}}, None),
+    ("adopted orphan gets both labels", {"metadata": {"name": "web-1", "labels": {"app": "web"}}},
+     {"metadata": {"labels": {"statefulset.kubernetes.io/pod-name": "web-1", "apps.kubernetes.io/pod-index": "1"}}}),
+    ("wrong index is corrected", {"metadata": {"name": "web-1", "labels": {
+        "statefulset.kubernetes.io/pod-name": "web-1", "apps.kubernetes.io/pod-index": "7"}}},
+     {"metadata": {"labels": {"apps.kubernetes.io/pod-index": "1"}}}),
+    ("not one of the set's names", {"metadata": {"name": "db-1", "labels": {}}}, None),
+]
+
+
+@pytest.mark.parametrize(("p", "want"), [c[1:] for c in IDENTITY_CASES], ids=[c[0] for c in IDENTITY_CASES])
+def test_identity_labels_patch(p: dict[str, Any], want: dict[str, Any] | None) -> None:
+    assert d.identity_labels_patch(sts(), p) == want
