@@ -1,6 +1,6 @@
 """The controller manager: runs the controllers of CONTROLLERS (replicaset, deployment,
-daemonset, garbagecollector, namespace, job, cronjob, endpoint, endpointslice,
-serviceaccount, root-ca-cert-publisher) on shared informers, behind leader election on the Lease
+daemonset, statefulset, replicationcontroller, garbagecollector, namespace, job, cronjob,
+endpoint, endpointslice, serviceaccount, root-ca-cert-publisher) on shared informers, behind leader election on the Lease
 `kube-system/kube-controller-manager` so that several copies can run and only one acts.
 
     await run_controller_manager("/path/kubeconfig", stop=stop_event)
