@@ -8,8 +8,8 @@ from apiserver.storage.base import (
     KeyNotFoundError,
     KeyValue,
     ListResult,
-    Store,
     StorageError,
+    Store,
     Watch,
 )
 
