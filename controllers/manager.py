@@ -16,10 +16,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from apimachinery.client import InformerFactory, LeaderElector
+from apimachinery.client import InformerFactory
+from apimachinery.client.leader import run_as_leader
 from apimachinery.client.rest import ApiClient
-from apimachinery.errors import StatusError
-from controllers.base import NAMESPACES, Controller, ControllerContext
+from controllers.base import Controller, ControllerContext
 from controllers.cronjob.controller import CronJobController
 from controllers.daemonset.controller import DaemonSetController
 from controllers.deployment.controller import DeploymentController
@@ -71,34 +71,8 @@ class ControllerManager:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until `stop` is set: campaign for the Lease, and while leader run the controllers."""
-        async def campaign() -> None:
-            if not self.leader_elect:
-                await self._lead()
-                return
-            await self._ensure_namespace(LEASE_NAMESPACE)
-            elector = LeaderElector(self.client, LEASE_NAME, LEASE_NAMESPACE, self.identity)
-            while True:  # lost leadership: stand again
-                await elector.run(on_started=self._lead,
-                                  on_stopped=lambda: log.warning("leadership lost; controllers stopped"))
-        task = asyncio.ensure_future(campaign())
-        stopper = asyncio.ensure_future(stop.wait())
-        try:
-            await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for t in (task, stopper):
-                t.cancel()
-            for t in (task, stopper):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await t
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
-
-    async def _ensure_namespace(self, name: str) -> None:
-        try:
-            await self.client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-        except StatusError as e:
-            if e.code != 409:
-                log.warning("could not create namespace %s: %s", name, e)
+        await run_as_leader(self.client, LEASE_NAME, LEASE_NAMESPACE, self._lead, stop=stop,
+                            enabled=self.leader_elect, identity=self.identity, component="controller manager")
 
     async def _lead(self) -> None:
         """Run the controllers for as long as we lead; if they fail, start them afresh (a

@@ -255,3 +255,47 @@ def _record(spec: dict[str, Any]) -> tuple[Any, ...]:
 
 
 __all__ = ["LeaderElector", "default_identity", "may_acquire", "micro_time", "next_spec"]
+
+
+async def run_until_stopped(work: Awaitable[None], stop: asyncio.Event) -> None:
+    """Run `work` until it ends or `stop` is set (then it is cancelled and awaited); a
+    failure of `work` is raised here."""
+    task = asyncio.ensure_future(work)
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for t in (task, stopper):
+            t.cancel()
+        for t in (task, stopper):
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+    if not task.cancelled() and task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+
+
+async def run_as_leader(client: ApiClient, lease: str, namespace: str, lead: Callable[[], Awaitable[None]], *,
+                        stop: asyncio.Event, enabled: bool = True, identity: str | None = None,
+                        component: str = "") -> None:
+    """Until `stop` is set: campaign for the Lease `namespace/lease` and run `lead()` while
+    holding it, standing again whenever leadership is lost (every mizzen component that may
+    run in several copies: controller manager, scheduler, node lifecycle). With `enabled`
+    False, `lead()` runs at once, without a Lease."""
+    async def campaign() -> None:
+        if not enabled:
+            await lead()
+            return
+        from apimachinery.resources import DEFAULT
+        namespaces = DEFAULT.by_resource("", "v1", "namespaces")
+        assert namespaces is not None
+        try:
+            await client.create(namespaces, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        except StatusError as e:
+            if e.code != 409:
+                log.warning("%s: could not create namespace %s: %s", component or lease, namespace, e)
+        elector = LeaderElector(client, lease, namespace, identity)
+        while not stop.is_set():
+            await elector.run(on_started=lead,
+                              on_stopped=lambda: log.warning("%s: leadership lost", component or lease))
+
+    await run_until_stopped(campaign(), stop)

@@ -21,14 +21,15 @@ import logging
 import time
 from typing import Any
 
-from apimachinery.client import INDEX_NODE_NAME, InformerFactory, LeaderElector
+from apimachinery.client import INDEX_NODE_NAME, InformerFactory
 from apimachinery.client.events import NORMAL
 from apimachinery.client.informer import copy_object
+from apimachinery.client.leader import run_as_leader
 from apimachinery.client.rest import TRANSPORT_ERRORS, ApiClient
 from apimachinery.client.workqueue import Result
 from apimachinery.errors import NotFound, StatusError
 from controllers import podutil
-from controllers.base import NAMESPACES, NODES, PODS, Controller, ControllerContext, res
+from controllers.base import NODES, PODS, Controller, ControllerContext, res
 from controllers.nodelifecycle import decisions as D
 from controllers.podutil import Obj
 
@@ -316,30 +317,8 @@ async def run_node_lifecycle(kubeconfig_path: str, *, stop: asyncio.Event, node_
                 with contextlib.suppress(Exception):
                     await rec.close(timeout=2.0)
 
-    async def campaign() -> None:
-        if not leader_elect:
-            await lead()
-            return
-        try:
-            await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                             "metadata": {"name": "kube-system"}})
-        except StatusError as e:
-            if e.code != 409:
-                log.warning("node lifecycle: could not create kube-system: %s", e)
-        elector = LeaderElector(client, "kube-controller-manager-nodelifecycle", "kube-system")
-        while not stop.is_set():
-            await elector.run(on_started=lead, on_stopped=lambda: log.warning("node lifecycle: leadership lost"))
-
-    task = asyncio.ensure_future(campaign())
-    stopper = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await run_as_leader(client, "kube-controller-manager-nodelifecycle", "kube-system", lead, stop=stop,
+                            enabled=leader_elect, component="node lifecycle")
     finally:
-        for t in (task, stopper):
-            t.cancel()
-        for t in (task, stopper):
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
         await client.close()
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]

@@ -25,11 +25,12 @@ import random
 import time
 from typing import Any
 
-from apimachinery.client import EventRecorder, InformerFactory, LeaderElector
+from apimachinery.client import EventRecorder, InformerFactory
 from apimachinery.client.events import NORMAL, WARNING
+from apimachinery.client.leader import run_as_leader
 from apimachinery.client.rest import TRANSPORT_ERRORS, ApiClient
 from apimachinery.errors import StatusError
-from controllers.base import NAMESPACES, NODES, PODS
+from controllers.base import NODES, PODS
 from controllers.scheduler import filters as F
 from controllers.scheduler.filters import CycleState, Status, fit_error_message, prefilter
 from controllers.scheduler.framework import CPU, DEFAULT_SCHEDULER, EPHEMERAL, MEMORY, NodeInfo, Obj, PodInfo
@@ -450,14 +451,6 @@ class Scheduler:
                      meta.get("name"), e)
 
 
-async def _ensure_namespace(client: ApiClient, name: str) -> None:
-    try:
-        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    except StatusError as e:
-        if e.code != 409:
-            log.warning("scheduler: could not create namespace %s: %s", name, e)
-
-
 async def run_scheduler(kubeconfig_path: str, *, stop: asyncio.Event, leader_elect: bool = True,
                         identity: str | None = None) -> None:
     """Run the default scheduler against the cluster of `kubeconfig_path` until `stop` is set
@@ -475,25 +468,8 @@ async def run_scheduler(kubeconfig_path: str, *, stop: asyncio.Event, leader_ele
             with contextlib.suppress(Exception):
                 await sched.recorder.close(timeout=2.0)
 
-    async def campaign() -> None:
-        if not leader_elect:
-            await lead()
-            return
-        await _ensure_namespace(client, LEASE_NAMESPACE)
-        elector = LeaderElector(client, LEASE_NAME, LEASE_NAMESPACE, identity)
-        while not stop.is_set():
-            await elector.run(on_started=lead, on_stopped=lambda: log.warning("scheduler: leadership lost"))
-
-    task = asyncio.ensure_future(campaign())
-    stopper = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        await run_as_leader(client, LEASE_NAME, LEASE_NAMESPACE, lead, stop=stop, enabled=leader_elect,
+                            identity=identity, component="scheduler")
     finally:
-        for t in (task, stopper):
-            t.cancel()
-        for t in (task, stopper):
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
         await client.close()
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
