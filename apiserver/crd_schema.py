@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from apimachinery.errors import Cause
+from apiserver.objects import remove_path
 from apiserver.registry.validation import (
     Raw,
     duplicate,
@@ -293,24 +294,10 @@ def prune(schema: JSON, obj: Any) -> list[str]:
     """Drop the fields `unknown_fields` finds; returns their paths."""
     found = unknown_fields(schema, obj)
     for p in found:
-        _drop(obj, p)
+        remove_path(obj, p)
     return found
 
 
-_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _drop(obj: Any, path: str) -> None:
-    tokens: list[str | int] = [int(i) if i else key for key, i in _TOKEN.findall(path)]
-    for tok in tokens[:-1]:
-        if isinstance(tok, int) and isinstance(obj, list) and tok < len(obj):
-            obj = obj[tok]
-        elif isinstance(tok, str) and isinstance(obj, dict) and tok in obj:
-            obj = obj[tok]
-        else:
-            return
-    if tokens and isinstance(obj, dict):
-        obj.pop(tokens[-1], None)
 
 
 # ------------------------------------------------------------------------------ the schema itself

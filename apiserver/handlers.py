@@ -676,7 +676,7 @@ class Handlers:
                 raise BadRequest(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {wrong}')
         unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, model)
         for path in unknown:  # dropped whatever the level, as Kubernetes' decoder drops them
-            _remove_path(obj, path)
+            objects.remove_path(obj, path)
         if opts.field_validation == "Ignore":
             return
         problems = [f'duplicate field "{k}"' for k in opts.duplicate_fields]
@@ -790,21 +790,6 @@ def pod_template_warnings(res: ResourceInfo, obj: dict[str, Any]) -> list[str]:
     return out
 
 
-_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def _remove_path(obj: Any, path: str) -> None:
-    """Delete the field at a path as unknown_fields writes them (`spec.template.spec.containers[0].foo`)."""
-    tokens: list[str | int] = [int(i) if i else key for key, i in _PATH_TOKEN.findall(path)]
-    for tok in tokens[:-1]:
-        if isinstance(tok, int) and isinstance(obj, list) and tok < len(obj):
-            obj = obj[tok]
-        elif isinstance(tok, str) and isinstance(obj, dict) and tok in obj:
-            obj = obj[tok]
-        else:
-            return
-    if tokens and isinstance(obj, dict):
-        obj.pop(tokens[-1], None)
 
 
 # String maps whose values users most often write as YAML numbers or booleans (`version: 1`,

@@ -10,6 +10,7 @@ import base64
 import copy
 import datetime as dt
 import random
+import re
 import uuid
 from typing import Any
 
@@ -174,3 +175,21 @@ def _walk_unknown(value: Any, type_string: str, path: str, out: list[str], schem
             _walk_unknown(v, t, p, out, schema)
         else:
             _walk_unknown(v, t, p, out, schema)
+
+
+_PATH_TOKEN = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def remove_path(obj: Any, path: str) -> None:
+    """Delete the field at a path as unknown_fields writes them
+    (`spec.template.spec.containers[0].foo`); a path that is not there is left alone."""
+    tokens: list[str | int] = [int(i) if i else key for key, i in _PATH_TOKEN.findall(path)]
+    for tok in tokens[:-1]:
+        if isinstance(tok, int) and isinstance(obj, list) and tok < len(obj):
+            obj = obj[tok]
+        elif isinstance(tok, str) and isinstance(obj, dict) and tok in obj:
+            obj = obj[tok]
+        else:
+            return
+    if tokens and isinstance(obj, dict):
+        obj.pop(tokens[-1], None)

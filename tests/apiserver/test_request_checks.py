@@ -11,7 +11,8 @@ import pytest
 
 from apimachinery.resources import DEFAULT, Registry
 from apiserver.app import duplicate_fields
-from apiserver.handlers import _remove_path, drop_empty_metadata, pod_template_warnings, string_map_type_error
+from apiserver.handlers import drop_empty_metadata, pod_template_warnings, string_map_type_error
+from apiserver.objects import remove_path as _remove_path
 
 REGISTRY = Registry(list(DEFAULT))
 
