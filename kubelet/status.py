@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery.timefmt import parse_time  # noqa: F401  (re-exported: callers use it from here)
+
 Obj = dict[str, Any]
 
 MAX_BACKOFF = 300.0
@@ -27,13 +29,6 @@ def rfc3339(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def parse_time(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def seconds_rfc3339(s: str) -> str:

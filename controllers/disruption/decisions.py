@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from apimachinery.timefmt import parse_time  # noqa: F401  (re-exported: callers use it from here)
+
 Obj = dict[str, Any]
 
 DELETION_TIMEOUT = 120.0  # seconds a disrupted pod stays counted as going away
@@ -75,13 +77,6 @@ def expected_and_desired(spec: Obj, pods: list[Obj], scale_of: Callable[[Obj], t
     return 0, 0
 
 
-def parse_time(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def live_disrupted_pods(disrupted: dict[str, str], pods_by_name: dict[str, Obj], now: float,

@@ -23,8 +23,9 @@ No I/O here, and no clock: callers pass `now`."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
+
+from apimachinery.timefmt import parse_time  # noqa: F401  (re-exported: callers use it from here)
 
 Obj = dict[str, Any]
 
@@ -240,13 +241,6 @@ def eviction_delay(tolerations: list[Obj], taints: list[Obj]) -> float | None:
     return float(max(0, min(secs)))
 
 
-def parse_time(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def taints_since(taints: list[Obj], observed: float) -> float:
