@@ -123,16 +123,17 @@ async def _stream(chunks: AsyncIterator[bytes], send: Send, receive: Receive | N
                 return
 
     watcher = asyncio.ensure_future(watch_disconnect())
+    # One waiter for the disconnect, shared by every chunk: a stream sends many chunks, and a
+    # new task per chunk per watcher is what a fan-out to many watchers would pay for.
+    gone = asyncio.ensure_future(disconnected.wait())
     it = chunks.__aiter__()
     try:
         while not disconnected.is_set():
             nxt = asyncio.ensure_future(it.__anext__())
-            gone = asyncio.ensure_future(disconnected.wait())
             done, _ = await asyncio.wait({nxt, gone}, return_when=asyncio.FIRST_COMPLETED)
             if nxt not in done:
                 nxt.cancel()
                 break
-            gone.cancel()
             try:
                 chunk = nxt.result()
             except StopAsyncIteration:
@@ -147,6 +148,7 @@ async def _stream(chunks: AsyncIterator[bytes], send: Send, receive: Receive | N
             pass
     finally:
         watcher.cancel()
+        gone.cancel()
         aclose = getattr(it, "aclose", None)
         if aclose is not None:
             try:

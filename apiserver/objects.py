@@ -47,7 +47,9 @@ def parse_time(s: str) -> dt.datetime:
 
 
 def new_uid() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID. From Python's PRNG rather than os.urandom: a uid must be
+    unique, not secret, and the getrandom syscall per object showed in create profiles."""
+    return str(uuid.UUID(int=random.getrandbits(128), version=4))
 
 
 def generate_name(prefix: str) -> str:

@@ -72,7 +72,7 @@ async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 
     pki.write_kubeconfig(kubeconfig, url, (pki_dir / "ca.crt").read_bytes(), pki.admin_token(tokens))
     from apiserver.proxy import websocket_protocol_class
     config = uvicorn.Config(api, loop="none", http="httptools", ws=websocket_protocol_class(),
-                            lifespan="off", log_level="warning",
+                            lifespan="off", log_level="warning", proxy_headers=False,  # nothing proxies us
                             access_log=False, ssl_certfile=str(pki_dir / "apiserver.crt"),
                             ssl_keyfile=str(pki_dir / "apiserver.key"), ssl_version=ssl.PROTOCOL_TLS_SERVER,
                             timeout_keep_alive=120, timeout_graceful_shutdown=2, backlog=2048)

@@ -62,22 +62,21 @@ async def stream(store: Store, res: ResourceInfo, prefix: str, *, resource_versi
             for kv in initial:
                 yield enc("ADDED", kv)
         it = watch.__aiter__()
-        pending: asyncio.Future[Event] | None = None
         while True:
             now = loop.time()
             if now >= deadline:
                 return
             wait = min(deadline - now, bookmark_interval) if bookmarks else deadline - now
-            if pending is None:
-                pending = asyncio.ensure_future(it.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=wait)
-            if not done:
+            # A timer per wait, not a task: the store's watch may be cancelled mid-wait and
+            # resumed (its queue stays intact), and fanning one event out to many watchers
+            # should cost each of them as little as possible.
+            try:
+                async with asyncio.timeout(wait):
+                    ev = await it.__anext__()
+            except TimeoutError:
                 if bookmarks and loop.time() < deadline:
                     yield event_line("BOOKMARK", _bookmark(res, max(last_rv, store.revision)))
                 continue
-            fut, pending = pending, None
-            try:
-                ev = fut.result()
             except StopAsyncIteration:
                 return
             except CompactedError as e:
@@ -88,8 +87,6 @@ async def stream(store: Store, res: ResourceInfo, prefix: str, *, resource_versi
             if out is not None:
                 yield enc(out[0], out[1])
     finally:
-        if 'pending' in locals() and pending is not None:
-            pending.cancel()
         watch.close()
 
 
