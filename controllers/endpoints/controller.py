@@ -29,7 +29,27 @@ def services_for_pod(service_informer: object, pod: Obj) -> list[Obj]:
     return [s for s in store.by_index("namespace", podutil.namespace_of(pod)) if decisions.selects(s, pod)]
 
 
-class EndpointsController(Controller):
+class ServicePodHandlers(Controller):
+    """Pod informer handlers of the controllers keyed by Service (endpoints, endpointslice):
+    a pod change enqueues every Service that selects the pod, before and after the change."""
+
+    svc_informer: object
+
+    def _pod_changed(self, pod: Obj) -> None:
+        for s in services_for_pod(self.svc_informer, pod):
+            self.enqueue(s)
+
+    def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if not decisions.pod_change_matters(old, new):
+            return
+        keys = {podutil.key_of(s) for s in services_for_pod(self.svc_informer, new)}
+        if podutil.labels_of(old) != podutil.labels_of(new):
+            keys |= {podutil.key_of(s) for s in services_for_pod(self.svc_informer, old)}
+        for k in keys:
+            self.queue.add(k)
+
+
+class EndpointsController(ServicePodHandlers):
     name = "endpoint"
 
     def __init__(self, ctx: ControllerContext):
@@ -46,19 +66,6 @@ class EndpointsController(Controller):
         self.ep_informer.add_handler(on_delete=self._endpoints_deleted)
 
     # -- handlers ------------------------------------------------------------------------------
-
-    def _pod_changed(self, pod: Obj) -> None:
-        for s in services_for_pod(self.svc_informer, pod):
-            self.enqueue(s)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if not decisions.pod_change_matters(old, new):
-            return
-        keys = {podutil.key_of(s) for s in services_for_pod(self.svc_informer, new)}
-        if podutil.labels_of(old) != podutil.labels_of(new):
-            keys |= {podutil.key_of(s) for s in services_for_pod(self.svc_informer, old)}
-        for k in keys:
-            self.queue.add(k)
 
     def _endpoints_deleted(self, ep: Obj) -> None:
         svc = self.svc_informer.store.get(podutil.key_of(ep))

@@ -16,9 +16,9 @@ import time
 from apimachinery.client.workqueue import Result
 from apimachinery.errors import Conflict, NotFound, StatusError
 from controllers import podutil
-from controllers.base import PODS, Controller, ControllerContext, res
+from controllers.base import PODS, ControllerContext, res
 from controllers.endpoints import decisions as ep
-from controllers.endpoints.controller import SERVICES, services_for_pod
+from controllers.endpoints.controller import SERVICES, ServicePodHandlers
 from controllers.endpointslice import decisions
 from controllers.podutil import Obj
 
@@ -94,7 +94,7 @@ class SliceTracker:
             self._since.pop((key, name), None)
 
 
-class EndpointSliceController(Controller):
+class EndpointSliceController(ServicePodHandlers):
     name = "endpointslice"
 
     def __init__(self, ctx: ControllerContext, max_endpoints_per_slice: int = decisions.MAX_ENDPOINTS_PER_SLICE):
@@ -114,19 +114,6 @@ class EndpointSliceController(Controller):
                                       on_delete=self._pod_changed)
         self.slice_informer.add_handler(on_add=self._slice_changed, on_update=lambda old, new: self._slice_changed(new),
                                         on_delete=self._slice_deleted)
-
-    def _pod_changed(self, pod: Obj) -> None:
-        for s in services_for_pod(self.svc_informer, pod):
-            self.enqueue(s)
-
-    def _pod_updated(self, old: Obj, new: Obj) -> None:
-        if not ep.pod_change_matters(old, new):
-            return
-        keys = {podutil.key_of(s) for s in services_for_pod(self.svc_informer, new)}
-        if podutil.labels_of(old) != podutil.labels_of(new):
-            keys |= {podutil.key_of(s) for s in services_for_pod(self.svc_informer, old)}
-        for k in keys:
-            self.queue.add(k)
 
     def _slice_changed(self, slice_: Obj) -> None:
         for k in index_by_service(slice_):
