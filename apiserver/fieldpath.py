@@ -80,7 +80,7 @@ def decode_fields_v1(fields: Any, prefix: Path = ()) -> set[Path]:
     return out
 
 
-def _order(pe: str) -> tuple[int, str]:
+def element_order(pe: str) -> tuple[int, str]:
     # structured-merge-diff orders fields, then keys, then values, then indexes.
     return ({"f": 0, "k": 1, "v": 2, "i": 3}.get(pe[:1], 4), pe)
 
@@ -101,7 +101,7 @@ def encode_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         if node and path in members:
             out["."] = {}
-        for pe in sorted(node, key=_order):
+        for pe in sorted(node, key=element_order):
             out[pe] = render(node[pe], path + (pe,))
         return out
 
@@ -121,7 +121,7 @@ def sorted_paths(paths: Iterable[Path]) -> list[Path]:
     out: list[Path] = []
 
     def walk(node: dict[str, Any], path: Path) -> None:
-        keys = sorted(node, key=_order)
+        keys = sorted(node, key=element_order)
         for pe in keys:
             if path + (pe,) in members:
                 out.append(path + (pe,))

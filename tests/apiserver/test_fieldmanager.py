@@ -428,3 +428,67 @@ def test_update_never_raises_on_odd_objects() -> None:
            "spec": {"template": {"spec": {"containers": [{"image": "no-name"}, "not-an-object"]}}}}
     out = FM.update(None, odd, "m", api_version="apps/v1", now=T0)
     assert out["metadata"]["managedFields"][0]["manager"] == "m"
+
+
+# ------------------------------------------------------------------ create fast path
+
+def _rich_objects() -> list[dict[str, Any]]:
+    import pathlib
+
+    import yaml
+    root = pathlib.Path(__file__).resolve().parents[2]
+    docs = [d for f in sorted((root / "manifests").rglob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    pod_spec = {
+        "initContainers": [{"name": "init", "image": "busybox", "command": ["true"]}],
+        "containers": [
+            {"name": "web", "image": "nginx", "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"},
+                                                       {"containerPort": 53, "protocol": "TCP", "name": "dns"}],
+             "env": [{"name": "A", "value": "1"}, {"name": "B", "valueFrom": {"fieldRef": {"fieldPath": "x"}}}],
+             "resources": {"limits": {"cpu": "1"}, "requests": {}},
+             "livenessProbe": {"httpGet": {"path": "/", "port": 80}}, "securityContext": {},
+             "volumeMounts": [{"name": "v", "mountPath": "/v"}]},
+            {"name": "side", "image": "busybox", "args": ["a", "b"], "stdin": False, "tty": None}],
+        "volumes": [{"name": "v", "emptyDir": {}}, {"name": "c", "configMap": {"name": "c", "items": []}}],
+        "tolerations": [{"key": "a", "operator": "Exists"}], "nodeSelector": {"a": "b"},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "k", "operator": "In", "values": ["x", "y"]}]}]}}},
+        "securityContext": {}, "dnsConfig": None, "hostAliases": [{"ip": "1.2.3.4", "hostnames": ["a"]}],
+    }
+    objs = [
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "n", "uid": "u",
+                                                         "creationTimestamp": "2024-01-01T00:00:00Z",
+                                                         "labels": {"a": "b"}, "annotations": {},
+                                                         "finalizers": ["x/y", "x/z"],
+                                                         "ownerReferences": [{"apiVersion": "v1", "kind": "K",
+                                                                              "name": "o", "uid": "ou"}]},
+         "spec": pod_spec, "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "True"}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+         "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}}, "strategy": {"rollingUpdate": {}},
+                  "template": {"metadata": {"creationTimestamp": None, "labels": {"a": "b"}}, "spec": pod_spec}}},
+        {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "s"},
+         "spec": {"template": {"metadata": {"creationTimestamp": "2024-01-01T00:00:00Z"}, "spec": {}},
+                  "volumeClaimTemplates": [{"metadata": {"name": "x"}, "spec": {"accessModes": ["RWO"]}}]}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+         "spec": {"ports": [{"port": 80, "targetPort": "http"}, {"port": 81, "protocol": "UDP"}], "selector": {}}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": None}, "data": {"k": "v"},
+         "binaryData": {}},
+        {"apiVersion": "example.mizzen.dev/v1", "kind": "Widget", "metadata": {"name": "w", "labels": {"a": "b"}},
+         "spec": {"size": 3, "list": [1, 2], "nested": {"x": {}}}, "status": {"ok": True}},
+        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"}, "spec": {"taints": [
+            {"key": "a", "effect": "NoSchedule"}, {"key": "a", "effect": "NoExecute"}]},
+         "status": {"capacity": {"cpu": "2"}}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "weird"},
+         "spec": {"containers": "not-a-list", "volumes": [{"noname": 1}, {"noname": 2}], "nodeSelector": ["x"]}},
+    ]
+    return docs + objs
+
+
+@pytest.mark.parametrize("obj", _rich_objects(), ids=lambda o: f"{o.get('kind')}-{o['metadata'].get('name')}")
+def test_create_fast_path_matches_the_comparison_with_the_zero_object(obj: dict[str, Any]) -> None:
+    t = FM._root(obj)
+    body = fmod._body(obj)
+    reset_status = t.kind == "struct" and fmod.schema.field_type(t.model, "status") is not None
+    keep = FM._scope(t, "", None)
+    expected = encode_fields_v1(fmod.compare(fmod._zero(body, t), body, t).restrict(keep).changed)
+    assert fmod.created_fields_v1(body, t, reset_status) == expected
+    assert json.dumps(fmod.created_fields_v1(body, t, reset_status)) == json.dumps(expected)  # same key order
