@@ -31,7 +31,7 @@ from apimachinery.metrics import Registry as MetricsRegistry
 from apimachinery.resources import DEFAULT, Registry, ResourceInfo
 from apiserver import objects, watch
 from apiserver.allocators import KUBERNETES_SERVICE_IP
-from apiserver.auth import ISSUER, AlwaysAllow, Attributes, Authenticator, Authorizer
+from apiserver.auth import API_AUDIENCES, AlwaysAllow, Attributes, Authenticator, Authorizer
 from apiserver.conversion import convert, has_conversion
 from apiserver.enforcement import not_enforced_warning
 from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
@@ -73,6 +73,8 @@ class ServerConfig:
     signing_key: bytes = b""  # service account tokens (HMAC-SHA256)
     bookmark_interval: float = 30.0
     default_toleration_seconds: int = 300
+    #: kube-apiserver's --disable-admission-plugins (e.g. "ServiceAccount")
+    disable_admission_plugins: tuple[str, ...] = ()
 
 
 _MODELS: dict[tuple[str, str, str], str | None] = {}
@@ -104,12 +106,15 @@ class APIServer:
     def __init__(self, store: Store, config: ServerConfig, registry: Registry | None = None):
         self.store = store
         self.config = config
-        self.authenticator = Authenticator(config.tokens, config.signing_key or os.urandom(32))
+        self.authenticator = Authenticator(config.tokens, config.signing_key or os.urandom(32), self.get_object)
         self.authorizer: Authorizer = AlwaysAllow()
         self.registry = registry or Registry(list(DEFAULT))
         from apiserver.registry import AdmissionConfig, make_admit
+        sa_admission = "ServiceAccount" not in config.disable_admission_plugins
         admission = AdmissionConfig(default_not_ready_toleration_seconds=config.default_toleration_seconds,
-                                    default_unreachable_toleration_seconds=config.default_toleration_seconds)
+                                    default_unreachable_toleration_seconds=config.default_toleration_seconds,
+                                    service_account_admission=sa_admission,
+                                    service_account=lambda ns, name: self.get_object("serviceaccounts", ns, name))
         self.handlers = Handlers(store, self.registry, strategy_for=_strategy_for, model_for=_model_for,
                                  admit=make_admit(admission))
         self.metrics = MetricsRegistry()
@@ -175,7 +180,7 @@ class APIServer:
 
     async def serve(self, req: Request, labels: dict[str, str]) -> Response:
         try:
-            self.authenticate(req)
+            await self.authenticate(req)
             return await self.dispatch(req, labels)
         except StatusError as e:
             return error_response(e)
@@ -183,10 +188,10 @@ class APIServer:
             log.exception("internal error serving %s %s", req.method, req.path)
             return error_response(errors.InternalError(str(e)))
 
-    def authenticate(self, req: Request) -> None:
+    async def authenticate(self, req: Request) -> None:
         auth = req.headers.get("authorization", "")
         if auth.startswith("Bearer "):
-            user = self.authenticator.authenticate(auth[7:].strip())
+            user = await self.authenticator.authenticate(auth[7:].strip())
             if user is not None:
                 req.user = user
                 return
@@ -474,26 +479,80 @@ class APIServer:
             return await self.node_proxy(req, res, r)
         raise MethodNotAllowed()
 
+    async def get_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A core/v1 object by plural, namespace and name (None when absent): the
+        authenticator's view of the service accounts, pods and secrets tokens name."""
+        res = self.registry.by_resource("", "v1", plural)
+        if res is None:
+            return None
+        kv = await self.store.get(key_for(res, namespace if res.namespaced else None, name))
+        return None if kv is None else kv.obj
+
     async def token_request(self, req: Request, res: ResourceInfo, r: Route) -> Response:
-        """POST serviceaccounts/<name>/token (`kubectl create token`)."""
+        """POST serviceaccounts/<name>/token (`kubectl create token`, the kubelet's projected
+        tokens): TokenREST of Kubernetes, with `boundObjectRef` to a Pod (its node recorded
+        too) or a Secret; the answer's expirationTimestamp is the requested lifetime even when
+        the token itself was extended (see apiserver.auth.token_lifetime)."""
         assert r.name is not None
-        sa = (await self.handlers.get(res, r.namespace, r.name)).obj
-        body = await self.body_object(req)
-        spec = body.get("spec") or {}
-        seconds = int(spec.get("expirationSeconds") or 3600)
-        if seconds < 600:
+        ns = r.namespace or ""
+        body = await self.body_object(req, "TokenRequest")
+        meta = body.get("metadata") or {}
+        if meta.get("name") and meta["name"] != r.name:
             raise errors.Invalid("TokenRequest", r.name, [errors.Cause(
-                "spec.expirationSeconds", f"Invalid value: {seconds}: may not specify a duration less than 10 minutes")],
+                "metadata.name", f'Invalid value: "{meta["name"]}": must match the service account name if '
+                "specified")], "authentication.k8s.io")
+        if meta.get("namespace") and meta["namespace"] != ns:
+            raise errors.Invalid("TokenRequest", r.name, [errors.Cause(
+                "metadata.namespace", f'Invalid value: "{meta["namespace"]}": must match the service account '
+                "namespace if specified")], "authentication.k8s.io")
+        sa = (await self.handlers.get(res, r.namespace, r.name)).obj
+        spec = dict(body.get("spec") or {})
+        seconds = int(spec.get("expirationSeconds") or 3600)
+        if seconds < 600 or seconds > 1 << 32:
+            why = "less than 10 minutes" if seconds < 600 else "larger than 2^32 seconds"
+            raise errors.Invalid("TokenRequest", "", [errors.Cause(
+                "spec.expirationSeconds", f"Invalid value: {seconds}: may not specify a duration {why}")],
                 "authentication.k8s.io")
-        token, exp = self.authenticator.issue(r.namespace or "", r.name, sa["metadata"].get("uid", ""),
-                                              audiences=spec.get("audiences"), expiration_seconds=seconds,
-                                              bound=spec.get("boundObjectRef"))
-        spec = {**spec, "expirationSeconds": seconds, "audiences": spec.get("audiences") or [ISSUER]}
+        pod = node = secret = None
+        ref = spec.get("boundObjectRef")
+        if ref:
+            kind, api_version = ref.get("kind", ""), ref.get("apiVersion", "")
+            group = api_version.rpartition("/")[0] if "/" in api_version else ""
+            if group == "" and kind == "Pod":
+                pod = (await self.handlers.get(self._core("pods"), ns, ref.get("name", ""))).obj
+                if (pod.get("spec") or {}).get("serviceAccountName") != r.name:
+                    raise BadRequest(f'cannot bind token for serviceaccount "{r.name}" to pod running with '
+                                     "different serviceaccount name.")
+                uid = pod["metadata"].get("uid")
+                node_name = (pod.get("spec") or {}).get("nodeName")
+                if node_name:  # a missing Node still leaves its name in the claims
+                    node = await self.get_object("nodes", "", node_name) or {"metadata": {"name": node_name}}
+            elif group == "" and kind == "Secret":
+                secret = (await self.handlers.get(self._core("secrets"), ns, ref.get("name", ""))).obj
+                uid = secret["metadata"].get("uid")
+            else:
+                version = api_version.rpartition("/")[2]
+                raise BadRequest(f"cannot bind token to object of type {group}/{version}, Kind={kind}")
+            if ref.get("uid") and ref["uid"] != uid:
+                raise errors.Conflict(kind, ref.get("name", ""), group, message=(
+                    f'Operation cannot be fulfilled on {kind}{"." + group if group else ""} "{ref.get("name", "")}": '
+                    f"the UID in the bound object reference ({ref['uid']}) does not match the UID in record. "
+                    "The object might have been deleted and then recreated"))
+        audiences = spec.get("audiences") or list(API_AUDIENCES)
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        token, _claims = self.authenticator.issue(sa, audiences=audiences, expiration_seconds=seconds, pod=pod,
+                                                  node=node, secret=secret, now=int(now.timestamp()))
+        spec = {**spec, "expirationSeconds": seconds, "audiences": audiences}
         out = {"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
-               "metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": objects.rfc3339()},
+               "metadata": {"name": r.name, "namespace": r.namespace, "creationTimestamp": objects.rfc3339(now)},
                "spec": spec, "status": {"token": token, "expirationTimestamp": objects.rfc3339(
-                   dt.datetime.fromtimestamp(exp, dt.UTC))}}
+                   now + dt.timedelta(seconds=seconds))}}
         return json_response(out, 201)
+
+    def _core(self, plural: str) -> ResourceInfo:
+        res = self.registry.by_resource("", "v1", plural)
+        assert res is not None
+        return res
 
     async def update(self, req: Request, res: ResourceInfo, r: Route) -> Response:
         assert r.name is not None
@@ -617,7 +676,7 @@ class APIServer:
             status = {"userInfo": {k: v for k, v in user.items() if k in ("username", "uid", "groups", "extra")}}
         elif res.kind == "TokenReview":
             token = (obj.get("spec") or {}).get("token", "")
-            u = self.authenticator.authenticate(token)
+            u = await self.authenticator.authenticate(token)
             status = {"authenticated": u is not None}
             if u is not None:
                 status["user"] = {k: v for k, v in u.items() if k in ("username", "uid", "groups")}
@@ -809,9 +868,9 @@ def _misc_app(server: APIServer) -> FastAPI:
     def status_json(err: StatusError) -> FastResponse:
         return FastResponse(orjson.dumps(err.status()), err.code, media_type="application/json")
 
-    def authed(request: FastRequest) -> bool:
+    async def authed(request: FastRequest) -> bool:
         auth = request.headers.get("authorization", "")
-        return auth.startswith("Bearer ") and server.authenticator.authenticate(auth[7:].strip()) is not None
+        return auth.startswith("Bearer ") and await server.authenticator.authenticate(auth[7:].strip()) is not None
 
     @app.get("/version")
     async def version() -> FastResponse:
@@ -843,20 +902,20 @@ def _misc_app(server: APIServer) -> FastAPI:
 
     @app.get("/metrics")
     async def metrics(request: FastRequest) -> FastResponse:
-        if not authed(request):
+        if not await authed(request):
             return status_json(errors.Unauthorized())
         return FastResponse(server.metrics.render().encode(), media_type="text/plain; version=0.0.4")
 
     @app.get("/openapi/v3")
     async def openapi_index(request: FastRequest) -> FastResponse:
-        if not authed(request):
+        if not await authed(request):
             return status_json(errors.Unauthorized())
         from apiserver.openapi import openapi_v3_index
         return FastResponse(orjson.dumps(openapi_v3_index(server.registry)), media_type="application/json")
 
     @app.get("/openapi/v3/{path:path}")
     async def openapi_doc(path: str, request: FastRequest) -> FastResponse:
-        if not authed(request):
+        if not await authed(request):
             return status_json(errors.Unauthorized())
         from apiserver.openapi import openapi_v3_path_document
         found = openapi_v3_path_document(server.registry, path)
@@ -872,7 +931,7 @@ def _misc_app(server: APIServer) -> FastAPI:
 
     @app.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
     async def fallback(path: str, request: FastRequest) -> FastResponse:
-        if not authed(request):
+        if not await authed(request):
             return status_json(errors.Unauthorized())
         return status_json(NotFound(message="the server could not find the requested resource"))
 

@@ -17,7 +17,7 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +63,8 @@ class Options:
 class Handlers:
     def __init__(self, store: Store, registry: Registry, *,
                  strategy_for: Callable[[ResourceInfo], Any], model_for: Callable[[ResourceInfo], str | None],
-                 admit: Callable[[str, ResourceInfo, dict[str, Any], dict[str, Any] | None], None] | None = None):
+                 admit: Callable[[str, ResourceInfo, dict[str, Any], dict[str, Any] | None],
+                                 Awaitable[None] | None] | None = None):
         self.store = store
         self.registry = registry
         self.strategy_for = strategy_for
@@ -154,7 +155,9 @@ class Handlers:
         m["uid"] = objects.new_uid()
         m["creationTimestamp"] = rfc3339()
         strategy.prepare_for_create(obj)
-        self.admit("CREATE", res, obj, None)
+        pending = self.admit("CREATE", res, obj, None)
+        if pending is not None:  # a plug-in that looks something up (ServiceAccount)
+            await pending
         strategy.default(obj)
         causes = strategy.validate(obj)
         if causes:

@@ -279,7 +279,7 @@ async def websocket_proxy(server: Any, scope: Scope, receive: Receive, send: Sen
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
     try:
         try:
-            server.authenticate(req)
+            await server.authenticate(req)
             r = server.route(req.path)
             if r.discovery or r.resource is None or not r.name or r.subresource not in KUBELET_PATHS:
                 raise errors.NotFound(message="the server could not find the requested resource")

@@ -55,7 +55,8 @@ def _prepare(data_dir: Path) -> tuple[Path, dict, bytes]:
 
 async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 6443,
                         stop: asyncio.Event, on_ready: Callable[[Serving], Awaitable[None] | None] | None = None,
-                        bookmark_interval: float = 30.0, default_toleration_seconds: int = 300) -> None:
+                        bookmark_interval: float = 30.0, default_toleration_seconds: int = 300,
+                        disable_admission_plugins: tuple[str, ...] = ()) -> None:
     pki_dir, tokens, signing_key = await asyncio.to_thread(_prepare, data_dir)
     store = open_store(data_dir)
     await store.start()
@@ -64,7 +65,8 @@ async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 
     gc.collect()
     gc.freeze()
     api = APIServer(store, ServerConfig(tokens=tokens, signing_key=signing_key, bookmark_interval=bookmark_interval,
-                                        default_toleration_seconds=default_toleration_seconds))
+                                        default_toleration_seconds=default_toleration_seconds,
+                                        disable_admission_plugins=disable_admission_plugins))
     sock = bind(host, port)
     actual_port = sock.getsockname()[1]
     url = f"https://{host}:{actual_port}"

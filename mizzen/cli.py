@@ -34,6 +34,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
 
 
+def _admission(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--disable-admission-plugins", default=default, metavar="PLUGINS",
+                   help="comma-separated admission plug-ins to turn off, as kube-apiserver's flag (ServiceAccount: "
+                   "no service account lookup, no kube-api-access token volume) "
+                   f"(default: {default!r})")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mizzen", description="A Kubernetes-compatible platform in Python.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -48,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
                     help="seconds without a node heartbeat before the node is NotReady")
     up.add_argument("--default-toleration-seconds", type=int, default=300,
                     help="tolerationSeconds added to pods for not-ready/unreachable taints")
+    _admission(up, default="")
     up.add_argument("--keep-containers", action="store_true",
                     help="on shutdown, leave pod containers running (a restarted cluster adopts them); by default "
                     "every container, mount, cgroup and namespace is removed")
@@ -55,6 +63,10 @@ def parser() -> argparse.ArgumentParser:
     api = sub.add_parser("apiserver", help="run the API server alone")
     _common(api)
     api.add_argument("--port", type=int, default=6443, help="port on 127.0.0.1 (0 picks a free one)")
+    # Alone, the API server has no serviceaccount controller to create each namespace's
+    # `default` ServiceAccount, so pods could never be admitted: as a bare kube-apiserver
+    # (envtest, "Kubernetes the hard way") it runs without the ServiceAccount plug-in.
+    _admission(api, default="ServiceAccount")
 
     kc = sub.add_parser("kubeconfig", help="print the kubeconfig path of a data directory")
     _common(kc)
@@ -227,7 +239,9 @@ async def _up(args: argparse.Namespace, data_dir: Path, components: bool) -> int
 
     try:
         await run_apiserver(data_dir, port=args.port, stop=stop, on_ready=on_ready,
-                            default_toleration_seconds=getattr(args, "default_toleration_seconds", 300))
+                            default_toleration_seconds=getattr(args, "default_toleration_seconds", 300),
+                            disable_admission_plugins=tuple(
+                                p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()))
     finally:
         stop.set()
         for t in tasks:

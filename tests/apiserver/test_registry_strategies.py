@@ -214,9 +214,12 @@ def test_pod_update_forbids_other_spec_changes() -> None:
 def test_pod_replace_without_defaults_is_not_a_change() -> None:
     """A manifest without the defaults (and without the default tolerations, which admission
     adds on update too) is no change; one without what only create-time admission sets
-    (serviceAccountName, priority) is, as in Kubernetes."""
+    (serviceAccountName, priority, the kube-api-access volume and its mount) is, as in Kubernetes."""
     old, _ = create("pods", "", pod())
-    manifest = pod(serviceAccountName="default", priority=0, preemptionPolicy="PreemptLowerPriority")
+    manifest = pod(serviceAccountName="default", priority=0, preemptionPolicy="PreemptLowerPriority",
+                   volumes=old["spec"]["volumes"],
+                   containers=[{"name": "app", "image": "nginx:1.27",
+                                "volumeMounts": old["spec"]["containers"][0]["volumeMounts"]}])
     assert update("pods", "", manifest, old)[1] == []
     causes = update("pods", "", pod(), old)[1]
     assert [f for f, _ in causes] == ["spec"]
