@@ -204,6 +204,7 @@ class PodWorker:
         self.task: asyncio.Task[None] | None = None
         self.volume_skips_reported = False
         self.sandbox_removed = False
+        self.tokens = volumes.ServiceAccountTokens()  # the pod's projected service account tokens
 
     # ---- control ----------------------------------------------------------------------
 
@@ -427,10 +428,11 @@ class PodWorker:
             self.prepared = volumes.PreparedVolumes()
             return True
         try:
+            tokens = await self.tokens.fetch(self.k.client, pod)
             self.prepared = await asyncio.to_thread(
                 volumes.setup_volumes, pod, self.sandbox["dir"], sources, host_ip=self.k.node_ip,
                 pod_ip=self.k.pod_ip, node_allocatable=self.k.node.allocatable,
-                tmpfs_name=f"{self.rt.name}-volume")
+                tmpfs_name=f"{self.rt.name}-volume", tokens=tokens)
         except volumes.VolumeError as exc:
             self._event(WARNING, "FailedMount", str(exc))
             return False

@@ -1,4 +1,5 @@
-"""Pod volumes on the node: emptyDir, hostPath, configMap, secret, downwardAPI, projected.
+"""Pod volumes on the node: emptyDir, hostPath, configMap, secret, downwardAPI, projected
+(with its service account tokens).
 
 Why it exists: a container's volume mounts are bind mounts of directories the kubelet
 prepares under the pod's directory (``<data>/pods/<uid>/volumes/<plugin>/<name>``, the layout
@@ -9,25 +10,38 @@ through ``..data``. A container's bind mount of the volume directory therefore s
 (a new ``..data``) at once, and never a half-written file. Secret volumes and
 ``emptyDir.medium: Memory`` are tmpfs mounts whose source is named ``mizzen-...``.
 
-Everything here is blocking file work: the pod worker calls it through ``asyncio.to_thread``.
-It must never mount or remove anything outside the pod's own directory, except reading the
-hostPath a pod asked for (and creating it for the ``...OrCreate`` types), and it never writes
-a fake service account token: ``serviceAccountToken`` projections are skipped and reported.
+``serviceAccountToken`` projections hold real tokens: ``ServiceAccountTokens.fetch`` asks the
+API server for one per source (TokenRequest bound to the pod, as the kubelet's token manager
+does), keeps it, and asks again once 80 % of its lifetime or 24 h has passed
+(``needs_refresh``); the pod worker hands the tokens to ``setup_volumes``.
+
+Everything but ``ServiceAccountTokens.fetch`` (the only network I/O here) is blocking file
+work: the pod worker calls it through ``asyncio.to_thread``. It must never mount or remove
+anything outside the pod's own directory, except reading the hostPath a pod asked for (and
+creating it for the ``...OrCreate`` types), and it never writes a fake service account
+token: without a token from the API server a projection fails (FailedMount) and the pod
+waits in ContainerCreating.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import random
 import secrets
 import stat
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from apimachinery.timefmt import parse_time
 from kubelet import envvars
 from kubelet.runtime import Mount, linux
 from kubelet.runtime.cgroups import bytes_of
+
+log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
@@ -183,7 +197,8 @@ def downward_payload(pod: Obj, items: list[Obj], default_mode: int, host_ip: str
 
 
 def projected_payload(pod: Obj, vol: Obj, sources: envvars.Sources, host_ip: str, pod_ip: str,
-                      node_allocatable: dict[str, str], skipped: list[str]) -> dict[str, tuple[bytes, int]]:
+                      node_allocatable: dict[str, str], skipped: list[str],
+                      tokens: Mapping[tuple[str, str], str] | None = None) -> dict[str, tuple[bytes, int]]:
     p = vol["projected"]
     mode = int(p.get("defaultMode", DEFAULT_MODE))
     out: dict[str, tuple[bytes, int]] = {}
@@ -200,8 +215,11 @@ def projected_payload(pod: Obj, vol: Obj, sources: envvars.Sources, host_ip: str
             out.update(downward_payload(pod, s["downwardAPI"].get("items") or [], mode, host_ip, pod_ip,
                                         node_allocatable))
         elif s.get("serviceAccountToken"):
-            skipped.append(f'volume "{vol["name"]}": serviceAccountToken projections are not supported by '
-                           f'this kubelet yet; no token file "{s["serviceAccountToken"].get("path", "")}" is written')
+            path = s["serviceAccountToken"].get("path", "")
+            token = (tokens or {}).get((vol["name"], path))
+            if token is None:
+                raise VolumeError("failed to fetch token: no token was requested for this projection")
+            out[_clean_rel(path)] = (token.encode(), mode)
         elif s.get("clusterTrustBundle"):
             skipped.append(f'volume "{vol["name"]}": clusterTrustBundle projections are not supported')
     return out
@@ -257,9 +275,11 @@ _TYPE_WORDS = {"Directory": "directory", "File": "file", "Socket": "socket", "Ch
 
 def setup_volumes(pod: Obj, pod_dir: str, sources: envvars.Sources, *, host_ip: str = "", pod_ip: str = "",
                   node_allocatable: dict[str, str] | None = None, tmpfs_name: str = "mizzen-volume",
-                  ) -> PreparedVolumes:
+                  tokens: Mapping[tuple[str, str], str] | None = None) -> PreparedVolumes:
     """Prepare (or refresh) every volume of ``pod``; idempotent, so it also carries
-    ConfigMap/Secret/downwardAPI updates into the mounted files. Raises ``VolumeError``."""
+    ConfigMap/Secret/downwardAPI updates and refreshed tokens into the mounted files.
+    ``tokens``: (volume name, path) -> token, from ``ServiceAccountTokens.fetch``. Raises
+    ``VolumeError``."""
     out = PreparedVolumes()
     alloc = node_allocatable or {}
     for vol in (pod.get("spec") or {}).get("volumes") or []:
@@ -296,7 +316,7 @@ def setup_volumes(pod: Obj, pod_dir: str, sources: envvars.Sources, *, host_ip: 
                 write_atomic(d, downward_payload(pod, da.get("items") or [], int(da.get("defaultMode", DEFAULT_MODE)),
                                                  host_ip, pod_ip, alloc))
             elif "projected" in vol:
-                write_atomic(d, projected_payload(pod, vol, sources, host_ip, pod_ip, alloc, out.skipped))
+                write_atomic(d, projected_payload(pod, vol, sources, host_ip, pod_ip, alloc, out.skipped, tokens))
             else:
                 out.skipped.append(f'volume "{name}": this volume type is not supported by the mizzen kubelet')
                 continue
@@ -309,6 +329,107 @@ def setup_volumes(pod: Obj, pod_dir: str, sources: envvars.Sources, *, host_ip: 
 
 
 _ALWAYS_READ_ONLY = ("configMap", "secret", "downwardAPI", "projected")
+
+
+# --------------------------------------------------------------------------- service account tokens
+
+#: the kubelet's token manager: refresh after 24 h at the latest, or once 80 % of the
+#: lifetime has passed, whichever comes first, each less a jitter of up to 10 s
+MAX_TOKEN_AGE = 24 * 3600.0
+REFRESH_FRACTION = 0.8
+MAX_JITTER = 10.0
+#: a projection's default lifetime (the API's default for expirationSeconds)
+DEFAULT_TOKEN_SECONDS = 3600
+
+
+def needs_refresh(expires_at: float, ttl: float, now: float, jitter: float = 0.0) -> bool:
+    """Whether a token that expires at ``expires_at`` (the TokenRequest's
+    status.expirationTimestamp) after a lifetime of ``ttl`` seconds is due for renewal.
+
+    Worked example: ttl 3607 s issued at 0 expires at 3607; 80 % of it is 2885.6 s, so it is
+    renewed from 2885.6 - jitter on; a 48 h token is renewed at 24 h - jitter (the age limit)."""
+    issued_at = expires_at - ttl
+    if now > issued_at + MAX_TOKEN_AGE - jitter:
+        return True
+    return now > expires_at - ttl * (1 - REFRESH_FRACTION) - jitter
+
+
+def token_sources(pod: Obj) -> list[tuple[str, Obj]]:
+    """(volume name, serviceAccountToken source) of every token projection of the pod."""
+    out = []
+    for vol in (pod.get("spec") or {}).get("volumes") or []:
+        for src in (vol.get("projected") or {}).get("sources") or []:
+            if isinstance(src, dict) and isinstance(src.get("serviceAccountToken"), dict):
+                out.append((vol.get("name", ""), src["serviceAccountToken"]))
+    return out
+
+
+def token_request(pod: Obj, source: Obj) -> Obj:
+    """The TokenRequest the kubelet sends for one projection: bound to the pod, for the
+    projection's audience (none: the API server's own audiences)."""
+    meta = pod.get("metadata") or {}
+    spec: Obj = {"expirationSeconds": int(source.get("expirationSeconds") or DEFAULT_TOKEN_SECONDS),
+                 "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": meta.get("name", ""),
+                                    "uid": meta.get("uid", "")}}
+    if source.get("audience"):
+        spec["audiences"] = [source["audience"]]
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+
+
+class TokenClient(Protocol):
+    async def create(self, res: Any, obj: Mapping[str, Any], namespace: str | None = None, *,
+                     subresource: str | None = None, name: str | None = None) -> Obj: ...
+
+
+@dataclass
+class _Token:
+    token: str
+    expires_at: float
+    ttl: float
+
+
+class ServiceAccountTokens:
+    """The tokens of one pod's projections, renewed as the kubelet's token manager renews
+    them; a failed renewal keeps serving the current token until it expires."""
+
+    def __init__(self, clock: Any = time.time, jitter: Any = None) -> None:
+        self.clock = clock
+        self.jitter = jitter or (lambda: random.random() * MAX_JITTER)
+        self.cache: dict[tuple[str, str, str, int, tuple[str, ...]], _Token] = {}
+
+    async def fetch(self, client: TokenClient, pod: Obj) -> dict[tuple[str, str], str]:
+        """(volume name, path) -> token for every serviceAccountToken projection of ``pod``;
+        raises ``VolumeError`` with the FailedMount message Kubernetes writes."""
+        from apimachinery.errors import StatusError
+
+        out: dict[tuple[str, str], str] = {}
+        meta = pod.get("metadata") or {}
+        ns = meta.get("namespace", "")
+        sa = (pod.get("spec") or {}).get("serviceAccountName") or "default"
+        for vol_name, source in token_sources(pod):
+            body = token_request(pod, source)
+            spec = body["spec"]
+            key = (sa, ns, meta.get("uid", ""), spec["expirationSeconds"], tuple(spec.get("audiences") or ()))
+            cached = self.cache.get(key)
+            now = self.clock()
+            if cached is None or needs_refresh(cached.expires_at, cached.ttl, now, self.jitter()):
+                try:
+                    answer = await client.create("serviceaccounts", body, ns, subresource="token", name=sa)
+                    status = answer.get("status") or {}
+                    expires = parse_time(status.get("expirationTimestamp"))
+                    if not status.get("token") or expires is None:
+                        raise VolumeError("the TokenRequest answer has no token")
+                    cached = self.cache[key] = _Token(status["token"], expires, float(spec["expirationSeconds"]))
+                except (StatusError, VolumeError, OSError) as exc:
+                    where = f'MountVolume.SetUp failed for volume "{vol_name}" : '
+                    if cached is None:
+                        raise VolumeError(f"{where}failed to fetch token: {exc}") from exc
+                    if now >= cached.expires_at:
+                        raise VolumeError(f"{where}token {ns}/{sa} expired and refresh failed: {exc}") from exc
+                    log.warning("pod %s/%s: token refresh failed, the current one is still valid: %s", ns,
+                                meta.get("name"), exc)
+            out[(vol_name, source.get("path", ""))] = cached.token
+        return out
 
 
 def container_mounts(pod: Obj, container: Obj, prepared: PreparedVolumes) -> list[Mount]:

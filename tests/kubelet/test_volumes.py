@@ -89,15 +89,21 @@ def test_downward_api_and_projected(tmp_path: Path) -> None:
                    {"configMap": {"name": "cm", "items": [{"key": "k", "path": "cfg"}]}},
                    {"secret": {"name": "s"}},
                    {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
-                   {"serviceAccountToken": {"path": "token"}}]}})
-    prep = setup_volumes(pod, str(tmp_path), Sources({"cm": {"data": {"k": "v"}}},
-                                                     {"s": {"data": {"pw": base64.b64encode(b"x").decode()}}}))
+                   {"serviceAccountToken": {"path": "token"}}], "defaultMode": 0o640}})
+    sources = Sources({"cm": {"data": {"k": "v"}}}, {"s": {"data": {"pw": base64.b64encode(b"x").decode()}}})
+    prep = setup_volumes(pod, str(tmp_path), sources, tokens={("p", "token"): "header.claims.signature"})
     d = Path(prep.paths["d"])
     assert _read(d / "labels") == 'app="x"' and _read(d / "mem") == "32"
     p = Path(prep.paths["p"])
     assert (_read(p / "cfg"), _read(p / "pw"), _read(p / "ns")) == ("v", "x", "ns")
-    assert not (p / "token").exists()                     # never a fake token
-    assert any("serviceAccountToken" in s for s in prep.skipped)
+    assert _read(p / "token") == "header.claims.signature"
+    assert stat.S_IMODE(os.stat(p / "token").st_mode) == 0o640  # the projection's defaultMode
+    # a refreshed token replaces the file atomically
+    setup_volumes(pod, str(tmp_path), sources, tokens={("p", "token"): "header.claims.renewed"})
+    assert _read(p / "token") == "header.claims.renewed"
+    # never a fake token: a projection without one fails
+    with pytest.raises(VolumeError, match='MountVolume.SetUp failed for volume "p" : failed to fetch token'):
+        setup_volumes(pod, str(tmp_path / "other"), sources)
 
 
 def test_host_path_or_create(tmp_path: Path) -> None:
@@ -142,3 +148,87 @@ def test_memory_empty_dir_is_a_sized_tmpfs(tmp_path: Path) -> None:
             linux.umount2(mp, linux.MNT_DETACH)
     assert path not in Path("/proc/mounts").read_text()
     assert volumes.volume_dir(str(tmp_path), {"name": "m", "emptyDir": {}}) == path
+
+
+# ------------------------------------------------------------------ service account tokens
+
+
+@pytest.mark.parametrize(("expires_at", "ttl", "now", "jitter", "due"), [
+    (3607, 3607, 2885, 0, False),      # 80 % of 3607 s is 2885.6 s
+    (3607, 3607, 2886, 0, True),
+    (3607, 3607, 2880, 10, True),      # the jitter brings it forward
+    (3607, 3607, 100, 0, False),
+    (172800, 172800, 86399, 0, False),  # a 48 h token: renewed at 24 h, before 80 %
+    (172800, 172800, 86401, 0, True),
+    (600, 600, 481, 0, True),
+])
+def test_needs_refresh(expires_at: float, ttl: float, now: float, jitter: float, due: bool) -> None:
+    assert volumes.needs_refresh(expires_at, ttl, now, jitter) is due
+
+
+TOKEN_POD = {"metadata": {"name": "web", "namespace": "team", "uid": "pod-uid"},
+             "spec": {"serviceAccountName": "builder", "volumes": [
+                 {"name": "kube-api-access-abcde", "projected": {"sources": [
+                     {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                     {"serviceAccountToken": {"audience": "vault", "path": "vault-token"}}]}}]}}
+
+
+def test_token_request_body() -> None:
+    (_, first), (_, second) = volumes.token_sources(TOKEN_POD)
+    bound = {"apiVersion": "v1", "kind": "Pod", "name": "web", "uid": "pod-uid"}
+    assert volumes.token_request(TOKEN_POD, first) == {
+        "apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+        "spec": {"expirationSeconds": 3607, "boundObjectRef": bound}}  # no audience: the API server's own
+    assert volumes.token_request(TOKEN_POD, second)["spec"] == {"expirationSeconds": 3600, "boundObjectRef": bound,
+                                                                "audiences": ["vault"]}
+
+
+class FakeTokenAPI:
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str | None, str | None, dict]] = []
+        self.fail: Exception | None = None
+        self.now = 1_800_000_000.0
+
+    async def create(self, res: str, obj: dict, namespace: str | None = None, *, subresource: str | None = None,
+                     name: str | None = None) -> dict:
+        import datetime as dt
+        self.requests.append((f"{res}/{subresource}", namespace, name, obj))
+        if self.fail is not None:
+            raise self.fail
+        exp = dt.datetime.fromtimestamp(self.now + obj["spec"]["expirationSeconds"], dt.UTC)
+        return {"status": {"token": f"token-{len(self.requests)}", "expirationTimestamp": exp.strftime(
+            "%Y-%m-%dT%H:%M:%SZ")}}
+
+
+async def test_tokens_are_kept_then_renewed() -> None:
+    api = FakeTokenAPI()
+    tokens = volumes.ServiceAccountTokens(clock=lambda: api.now, jitter=lambda: 0.0)
+    got = await tokens.fetch(api, TOKEN_POD)
+    assert got == {("kube-api-access-abcde", "token"): "token-1", ("kube-api-access-abcde", "vault-token"): "token-2"}
+    assert [r[:3] for r in api.requests] == [("serviceaccounts/token", "team", "builder")] * 2
+    api.now += 2000  # not yet 80 % of either lifetime
+    assert await tokens.fetch(api, TOKEN_POD) == got and len(api.requests) == 2
+    api.now += 900  # past 80 % of 3600 s (2880 s) and of 3607 s (2885.6 s)
+    renewed = await tokens.fetch(api, TOKEN_POD)
+    assert renewed == {("kube-api-access-abcde", "token"): "token-3",
+                       ("kube-api-access-abcde", "vault-token"): "token-4"}
+
+
+async def test_token_errors_are_failed_mounts() -> None:
+    from apimachinery.errors import NotFound
+    api = FakeTokenAPI()
+    api.fail = NotFound("serviceaccounts", "builder")
+    tokens = volumes.ServiceAccountTokens(clock=lambda: api.now, jitter=lambda: 0.0)
+    with pytest.raises(VolumeError) as e:
+        await tokens.fetch(api, TOKEN_POD)
+    assert str(e.value) == ('MountVolume.SetUp failed for volume "kube-api-access-abcde" : failed to fetch token: '
+                            'serviceaccounts "builder" not found')
+    # a failed renewal keeps the current token while it is valid, then fails
+    api.fail = None
+    got = await tokens.fetch(api, TOKEN_POD)
+    api.fail = NotFound("serviceaccounts", "builder")
+    api.now += 3000
+    assert await tokens.fetch(api, TOKEN_POD) == got
+    api.now += 700
+    with pytest.raises(VolumeError, match="token team/builder expired and refresh failed"):
+        await tokens.fetch(api, TOKEN_POD)
