@@ -759,8 +759,6 @@ def test_new_namespace_has_default_serviceaccount_and_root_ca(k: K) -> None:
     wait_until(both, 3, "default serviceaccount and kube-root-ca.crt")
 
 
-@pytest.mark.xfail(strict=True, reason="the ServiceAccount admission step (apiserver/registry/admission.py, owner: "
-                   "lead) does not add the projected kube-api-access volume and mount that every pod has")
 def test_pod_has_service_account_token_volume(k: K) -> None:
     k.ok("run", "p", "--image=busybox", "--restart=Never")
     pod = k.json("pod", "p")
