@@ -16,7 +16,6 @@ import copy
 import dataclasses
 import datetime as dt
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from apiserver import objects
 from apiserver.allocators import ServiceAllocator
 from apiserver.conversion import convert, has_conversion
 from apiserver.objects import deepcopy, key_for, meta, prefix_for, rfc3339
+from apiserver.registry.validation import invalid
 from apiserver.storage import (
     ConflictError,
     KeyExistsError,
@@ -354,6 +354,8 @@ class Handlers:
                 raise _patch_error(e) from None
             if not isinstance(new, dict):
                 raise BadRequest("the patched object is not an object")
+            if model is not None and not getattr(res, "unknown_fields", None):
+                patched_type_check(new, model, patch_doc, content_type)
             want = (new.get("metadata") or {}).get("resourceVersion")
             if want and want != current["metadata"].get("resourceVersion"):
                 raise Conflict(res.plural, name, res.group)
@@ -383,6 +385,8 @@ class Handlers:
             return fm.apply(current, applied, opts.field_manager, force=force, subresource=subresource,
                             api_version=res.api_version, reset_status=has_status)
 
+        if model is not None and not getattr(res, "unknown_fields", None):
+            applied_type_check(res, patch_doc, model)
         created = run(None)  # validates the configuration before anything is read
 
         want_rv = (applied.get("metadata") or {}).get("resourceVersion") if isinstance(applied.get("metadata"),
@@ -674,9 +678,10 @@ class Handlers:
         schema_unknown = getattr(res, "unknown_fields", None)  # custom resources: their CRD's schema
         model = self.model_for(res)
         if whole_object and model is not None and not schema_unknown:
-            wrong = string_map_type_error(obj, model)
+            wrong = objects.type_mismatches(obj, model)
             if wrong:
-                raise BadRequest(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {wrong}')
+                raise BadRequest(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
+                                 f"{objects.decode_message(wrong[0])}")
         unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, model)
         for path in unknown:  # dropped whatever the level, as Kubernetes' decoder drops them
             objects.remove_path(obj, path)
@@ -795,43 +800,31 @@ def pod_template_warnings(res: ResourceInfo, obj: dict[str, Any]) -> list[str]:
 
 
 
-# String maps whose values users most often write as YAML numbers or booleans (`version: 1`,
-# `port: 8080`). Quantity maps (limits, capacity, hard, ...) are left out: they take numbers.
-_STRING_MAPS = frozenset(("labels", "annotations", "data", "stringData", "nodeSelector", "matchLabels", "selector"))
-_GO_VALUE = ((bool, "bool"), (int, "number"), (float, "number"), (str, "string"), (list, "array"), (dict, "object"))
+def patched_type_check(new: dict[str, Any], model: str, patch_doc: Any, content_type: str) -> None:
+    """A patched built-in object whose values its Go types refuse: 422 with a `patch` cause, as
+    Kubernetes' patch handler reports the failed decode of the patched object (the patched
+    JSON for JSON and merge patches, the patch itself for a strategic merge patch)."""
+    strategic = content_type == "application/strategic-merge-patch+json"
+    wrong = objects.type_mismatches(new, model, objects.CONVERT if strategic else objects.DECODE)
+    if not wrong:
+        return
+    if strategic:
+        shown, detail = objects.go_v(patch_doc), objects.convert_message(wrong[0])
+    else:
+        shown, detail = objects.go_json(new), objects.decode_message(wrong[0])
+    cause = invalid("patch", shown, detail)
+    raise StatusError(422, "Invalid", f' "" is invalid: patch: {cause.message}', {"causes": [cause.to_dict()]})
 
 
-def string_map_type_error(obj: Any, model: str, path: str = "") -> str | None:
-    """Go's json decoder message for the first non-string value in a well-known string map
-    (`json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type
-    string`), which Kubernetes answers when it cannot decode the object; None when all is well."""
-    from apimachinery import schema
-
-    fields = schema.fields(model)
-    if not fields or not isinstance(obj, dict):
-        return None
-    for key, value in obj.items():
-        t = fields.get(key)
-        if t is None or value is None:
-            continue
-        p = f"{path}.{key}" if path else key
-        if t in ("dict(str, str)", "dict(str, bytes)") and key in _STRING_MAPS and isinstance(value, dict):
-            for item in value.values():
-                if item is not None and not isinstance(item, str):
-                    kind = next(name for typ, name in _GO_VALUE if isinstance(item, typ))
-                    struct = re.sub(r"^V\d+((alpha|beta)\d+)?", "", model)
-                    go_type = "string" if t == "dict(str, str)" else "[]uint8"
-                    return f"json: cannot unmarshal {kind} into Go struct field {struct}.{p} of type {go_type}"
-        elif schema.is_model(t):
-            found = string_map_type_error(value, t, p)
-            if found:
-                return found
-        elif t.startswith("list[") and schema.is_model(t[5:-1]) and isinstance(value, list):
-            for item in value:
-                found = string_map_type_error(item, t[5:-1], p)
-                if found:
-                    return found
-    return None
+def applied_type_check(res: ResourceInfo, applied: dict[str, Any], model: str) -> None:
+    """A server-side apply configuration its schema refuses (wrong types, undeclared fields):
+    Kubernetes answers the error of structured-merge-diff's typing as a 500 with no reason."""
+    wrong = objects.type_mismatches(applied, model, objects.TYPED)
+    if not wrong:
+        return
+    m = applied.get("metadata") if isinstance(applied.get("metadata"), dict) else {}
+    where = f"{m.get('namespace') or ''}/{m.get('name') or ''}; {res.group}/{res.version}, Kind={res.kind}"
+    raise StatusError(500, "", f"failed to create typed patch object ({where}): {objects.typed_message(wrong)}")
 
 
 def drop_empty_metadata(m: dict[str, Any]) -> None:

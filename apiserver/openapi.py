@@ -6,7 +6,8 @@ it asks whether PATCH operations take `fieldValidation` (server-side validation)
 `x-kubernetes-patch-merge-key`/`-strategy` to build strategic merge patches, and prints the
 field descriptions. The Python client ships every built-in model's field names, types,
 required fields and descriptions, so the schemas are derived from it instead of being
-copied; what the client does not carry (Quantity, IntOrString, Time, patch metadata, the
+copied, keeping only the fields Kubernetes v1.32 has (apimachinery.schema.v1_32_fields: the
+installed client is newer); what the client does not carry (Quantity, IntOrString, Time, patch metadata, the
 `io.k8s...` schema names) is added here.
 
 What the real kubectl is strict about (see KUBECTL-WIRE.md): the operation-level
@@ -153,7 +154,8 @@ _LIST_MAP_KEYS: dict[tuple[str, str], list[str]] = {
 }
 
 _CODE_DIGEST = hashlib.sha256(
-    Path(__file__).read_bytes() + str(getattr(kubernetes, "__version__", "")).encode()
+    Path(__file__).read_bytes() + model_schema.V1_32_DATA.read_bytes()
+    + str(getattr(kubernetes, "__version__", "")).encode()
 ).hexdigest()
 
 
@@ -209,8 +211,11 @@ def _class_description(name: str) -> str:
 def _fields(name: str) -> tuple[_Field, ...]:
     cls = _model(name)
     by_alias = {(f.serialization_alias or f.alias or attr): f for attr, f in cls.model_fields.items()}
+    v1_32 = model_schema.v1_32_fields(name)  # the client is newer than v1.32: only v1.32's fields
     out = []
     for attr, json_name in cls.attribute_map.items():
+        if v1_32 is not None and json_name not in v1_32:
+            continue
         info = by_alias.get(json_name) or cls.model_fields.get(attr)
         annotation = str(info.annotation) if info is not None else ""
         out.append(_Field(
@@ -294,7 +299,8 @@ def _scalar(model: str, f: _Field, type_string: str) -> Schema:
     if type_string == "str":
         return _ref(QUANTITY) if (model, f.json) in _QUANTITY_FIELDS else {"type": "string"}
     if type_string == "int":
-        return {"type": "integer"}  # the client does not say int32 or int64: no format rather than a wrong one
+        go = (model_schema.v1_32_fields(model) or {}).get(f.json)
+        return {"type": "integer", "format": go} if go in ("int32", "int64") else {"type": "integer"}
     if type_string == "float":
         return {"type": "number", "format": "double"}
     if type_string == "bool":

@@ -11,7 +11,7 @@ import pytest
 
 from apimachinery.resources import DEFAULT, Registry
 from apiserver.app import duplicate_fields
-from apiserver.handlers import drop_empty_metadata, pod_template_warnings, string_map_type_error
+from apiserver.handlers import drop_empty_metadata, pod_template_warnings
 from apiserver.objects import remove_path as _remove_path
 
 REGISTRY = Registry(list(DEFAULT))
@@ -78,19 +78,3 @@ def test_drop_empty_metadata() -> None:
     m = {"name": "x", "labels": {}, "annotations": {"a": "b"}, "finalizers": [], "ownerReferences": []}
     drop_empty_metadata(m)
     assert m == {"name": "x", "annotations": {"a": "b"}}
-
-
-@pytest.mark.parametrize(("obj", "model", "want"), [
-    ({"metadata": {"labels": {"version": 1}}}, "V1ConfigMap",
-     "json: cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"),
-    ({"data": {"port": 8080}}, "V1ConfigMap",
-     "json: cannot unmarshal number into Go struct field ConfigMap.data of type string"),
-    ({"data": {"flag": True}}, "V1Secret", "json: cannot unmarshal bool into Go struct field Secret.data of type []uint8"),
-    ({"spec": {"template": {"spec": {"nodeSelector": {"disk": ["ssd"]}}}}}, "V1Deployment",
-     "json: cannot unmarshal array into Go struct field PodSpec.spec.template.spec.nodeSelector of type string"),
-    # Quantities take numbers: `cpu: 1` is fine.
-    ({"spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"cpu": 1}}}]}}}}, "V1Deployment", None),
-    ({"metadata": {"labels": {"a": "b"}}, "data": {"k": "v", "n": None}}, "V1ConfigMap", None),
-])
-def test_string_map_type_error(obj: dict[str, Any], model: str, want: str | None) -> None:
-    assert string_map_type_error(obj, model) == want
