@@ -57,36 +57,43 @@ async def stream(store: Store, res: ResourceInfo, prefix: str, *, resource_versi
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration
     last_rv = start
+    # One timer per stream, re-armed only when it fires, interrupts the wait for the next
+    # event at the deadline and at each bookmark: fanning an event out to many watchers
+    # then costs each of them no timer at all.
+    timer: asyncio.TimerHandle | None = None
+
+    def arm() -> None:
+        nonlocal timer
+        when = min(deadline, loop.time() + bookmark_interval) if bookmarks else deadline
+        timer = loop.call_at(when, watch.interrupt)
+
     try:
         if initial is not None:
             for kv in initial:
                 yield enc("ADDED", kv)
-        it = watch.__aiter__()
+        arm()
         while True:
-            now = loop.time()
-            if now >= deadline:
-                return
-            wait = min(deadline - now, bookmark_interval) if bookmarks else deadline - now
-            # A timer per wait, not a task: the store's watch may be cancelled mid-wait and
-            # resumed (its queue stays intact), and fanning one event out to many watchers
-            # should cost each of them as little as possible.
             try:
-                async with asyncio.timeout(wait):
-                    ev = await it.__anext__()
-            except TimeoutError:
-                if bookmarks and loop.time() < deadline:
-                    yield event_line("BOOKMARK", _bookmark(res, max(last_rv, store.revision)))
-                continue
+                ev = await watch.next()
             except StopAsyncIteration:
                 return
             except CompactedError as e:
                 yield error_line(Gone(f"too old resource version: {e.requested} ({e.oldest})"))
                 return
+            if ev is None:
+                if loop.time() >= deadline - 0.005:  # timers may fire a clock tick early
+                    return
+                if bookmarks:
+                    yield event_line("BOOKMARK", _bookmark(res, max(last_rv, store.revision)))
+                arm()
+                continue
             last_rv = ev.revision
             out = _filter(ev, matches)
             if out is not None:
                 yield enc(out[0], out[1])
     finally:
+        if timer is not None:
+            timer.cancel()
         watch.close()
 
 

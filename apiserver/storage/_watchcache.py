@@ -188,7 +188,7 @@ class CacheWatch:
 
     __slots__ = (
         "_cache", "prefix", "_next", "_delivered", "_queue", "_live", "_waiter", "_closed",
-        "_error", "__weakref__",
+        "_error", "_interrupted", "__weakref__",
     )
 
     def __init__(self, cache: WatchCache, prefix: str, from_revision: int) -> None:
@@ -201,12 +201,27 @@ class CacheWatch:
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._error: CompactedError | None = None
+        self._interrupted = False
 
     def __aiter__(self) -> CacheWatch:
         return self
 
     async def __anext__(self) -> Event:
         while True:
+            event = await self.next()
+            if event is not None:
+                return event
+
+    def interrupt(self) -> None:
+        """Make the pending (or next) call of next() return None."""
+        self._interrupted = True
+        self._wake()
+
+    async def next(self) -> Event | None:
+        while True:
+            if self._interrupted:
+                self._interrupted = False
+                return None
             if self._error is not None:
                 error, self._error = self._error, None
                 self._closed = True

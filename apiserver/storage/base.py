@@ -85,6 +85,14 @@ class Watch(Protocol):
 
     def __aiter__(self) -> AsyncIterator[Event]: ...
 
+    async def next(self) -> Event | None:
+        """The next event; None when interrupt() was called since the last call (so one
+        timer per stream can end a wait, rather than a timeout around every wait). Raises
+        StopAsyncIteration once closed, CompactedError as iteration does."""
+        ...
+
+    def interrupt(self) -> None: ...
+
     def close(self) -> None: ...
 
 

@@ -180,6 +180,23 @@ async def test_watch_cache_backlog_then_live_without_gap() -> None:
     assert [e async for e in w] == []
 
 
+async def test_watch_interrupt_ends_one_wait_and_loses_no_event() -> None:
+    import asyncio
+    cache = WatchCache(10, 100, _decode)
+    w = cache.watch("/a/", 0)
+    waiting = asyncio.ensure_future(w.next())
+    await asyncio.sleep(0)
+    w.interrupt()
+    assert await waiting is None  # the wait ended, with no event
+    _entries(cache, ["/a/1"])
+    w.interrupt()  # interrupted while not waiting: the next call returns at once
+    assert await w.next() is None
+    ev = await w.next()  # and the event is still there
+    assert ev is not None and ev.revision == 1
+    w.close()
+    assert [e async for e in w] == []
+
+
 async def test_watch_cache_ring_overwrite_is_compacted() -> None:
     cache = WatchCache(4, 100, _decode)
     _entries(cache, [f"/a/{i}" for i in range(10)])
