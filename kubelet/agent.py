@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 DEFAULT_BACKOFF_BASE = 10.0
+API_CONNECTIONS = 8
 
 
 def pod_pids_limit_from_env() -> int | None:
@@ -224,7 +225,10 @@ async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, s
     ``port`` of a server run elsewhere) it also runs the kubelet server for logs and exec.
     ``on_started`` receives the ``Kubelet`` (for ``pause``/``resume``, ``registered``,
     ``started``, ``runtime``) before it registers."""
-    client = ApiClient.from_kubeconfig(kubeconfig_path, user_agent=f"kubelet/v1.32.4-mizzen ({node_name})")
+    # a few kept-alive connections, as client-go multiplexes one HTTP/2 connection: a burst of
+    # pod status writes then never opens (and TLS-handshakes) one connection per pod
+    client = ApiClient.from_kubeconfig(kubeconfig_path, user_agent=f"kubelet/v1.32.4-mizzen ({node_name})",
+                                       max_connections=API_CONNECTIONS)
     server: Any = None
     try:
         k = Kubelet(client, node_name, data_dir, port=port, backoff_base=backoff_base)

@@ -148,6 +148,10 @@ class ImageStore:
         os.makedirs(os.path.join(self.root, "blobs", "sha256"), exist_ok=True)
         os.makedirs(os.path.join(self.root, "layers", "sha256"), exist_ok=True)
         os.makedirs(os.path.join(self.root, "tmp"), exist_ok=True)
+        # resolve() answers from memory while index.json is unchanged (same inode, mtime and
+        # size: every write replaces the file): a burst of pod starts reads it once
+        self._resolved: dict[str, Image | None] = {}
+        self._resolved_key: tuple[int, int, int] | None = None
 
     # ---- index ---------------------------------------------------------------------------
 
@@ -383,9 +387,26 @@ class ImageStore:
     def resolve(self, ref: str) -> Image | None:
         """The image a reference names: a tag (normalised), a repo digest, a full image ID
         (``sha256:...``) or a unique ID prefix of at least 12 hex digits."""
+        try:
+            st = os.stat(os.path.join(self.root, "index.json"))
+            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            key = None
+        if key is not None and key == self._resolved_key and ref in self._resolved:
+            return self._resolved[ref]
         index = self._read_index()
         image_id = self._find_id(ref, index)
-        return self._load(image_id, index) if image_id else None
+        image = self._load(image_id, index) if image_id else None
+        if key != self._resolved_key:
+            self._resolved = {}
+            self._resolved_key = key
+        if image is not None or key is not None:
+            self._resolved[ref] = image
+        return image
+
+    def resolved(self, ref: str) -> Image | None:
+        """What ``resolve(ref)`` last answered, from memory (no I/O); None when not known."""
+        return self._resolved.get(ref)
 
     def _find_id(self, ref: str, index: dict[str, Any]) -> str | None:
         if ref.startswith("sha256:") and ref in index["images"]:

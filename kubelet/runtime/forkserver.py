@@ -67,6 +67,7 @@ def serve(ctrl_fd: int) -> None:
 
 
 def main() -> None:
+    shim.set_process_name("mizzen-forksrv")
     serve(int(sys.argv[1]))
 
 

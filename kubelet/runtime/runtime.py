@@ -176,6 +176,17 @@ class ContainerStatus:
 
 
 @dataclass
+class PodSandbox:
+    """What ``create_pod_sandbox_sync`` made: the netns path (None: the host's), the IPC
+    namespace path, the /dev/shm mount and the pod cgroup (relative name)."""
+
+    netns: str | None
+    ipc: str
+    shm: Mount
+    cgroup: str
+
+
+@dataclass
 class ExecResult:
     exit_code: int
     stdout: bytes
@@ -275,8 +286,10 @@ class Runtime:
             f.write(name)
         self.name = name
         self.containers_dir = os.path.join(self.data_dir, "containers")
+        self.layers_dir = os.path.join(self.data_dir, "rw")
         self.logs_dir = os.path.join(self.data_dir, "logs")
         os.makedirs(self.containers_dir, exist_ok=True)
+        self._state_fs_checked = False
         self.images = images or ImageStore(os.path.join(self.data_dir, "images"))
         self.cgroups = CgroupManager(name)
         self._forkserver: ForkServerClient | None = None
@@ -291,7 +304,23 @@ class Runtime:
         """Start the fork server; call before the process creates threads if you can (the
         fork server is a fresh interpreter either way)."""
         self._fork_server()
+        self._ensure_state_fs()
         self.cgroups.ensure("")
+
+    def _ensure_state_fs(self) -> None:
+        """The containers' state directories (config, state, shim log, rootfs mount point) live
+        in a tmpfs of this runtime's own (``<name>-state``), as containerd keeps its state in
+        /run: those small files are written several times per container start, and creating
+        inodes on a disk filesystem is what a burst of starts spent most of its kernel time
+        on. It stays mounted while containers run (a restarted kubelet finds them there) and
+        goes with ``cleanup_all``. A directory already holding state (from before) is used as
+        is. The writable layers stay on disk (``layers_dir``)."""
+        if self._state_fs_checked:
+            return
+        if not linux.mounts_under(self.containers_dir) and not os.listdir(self.containers_dir):
+            linux.mount(f"{self.name}-state", self.containers_dir, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
+                        "mode=0700")
+        self._state_fs_checked = True
 
     def _fork_server(self) -> ForkServerClient:
         """The fork server, started again if it died (a crash there must not stop the node)."""
@@ -316,6 +345,10 @@ class Runtime:
             raise ContainerNotFound(cid)
         return os.path.join(self.containers_dir, cid)
 
+    def _layer_dir(self, cid: str) -> str:
+        """The container's writable layer (overlayfs upper and work dirs), on disk."""
+        return os.path.join(self.layers_dir, os.path.basename(self._cdir(cid)))
+
     async def start_container(self, spec: ContainerSpec) -> ContainerHandle:
         """Prepare (in a thread) and start the container; returns once its process has exec'd.
         The shim's answer is awaited on the event loop, so many starts can be in flight."""
@@ -326,6 +359,8 @@ class Runtime:
             reply = None
         finally:
             conn.close()
+        if reply is not None:
+            return self._started(cid, log_path, reply)  # no file work on this path
         return await asyncio.to_thread(self._started, cid, log_path, reply)
 
     def start_container_sync(self, spec: ContainerSpec) -> ContainerHandle:
@@ -362,10 +397,14 @@ class Runtime:
     def _prepare_and_send_new(self, spec: ContainerSpec, image: Image, cid: str, uid: int, gid: int
                               ) -> tuple[str, str, socket.socket]:
         sec = spec.security
+        self._ensure_state_fs()
         cdir = self._cdir(cid)
         os.mkdir(cdir, 0o700)
-        for sub in ("upper", "work", "rootfs"):
-            os.mkdir(os.path.join(cdir, sub), 0o755)
+        os.mkdir(os.path.join(cdir, "rootfs"), 0o755)
+        rw = self._layer_dir(cid)
+        os.makedirs(rw, 0o700)
+        for sub in ("upper", "work"):
+            os.mkdir(os.path.join(rw, sub), 0o755)
         parent = spec.cgroup_parent or CgroupManager.pod_name(spec.pod_uid, BURSTABLE)
         rel = f"{parent.strip('/')}/{cid}"
         paths = self.cgroups.ensure(rel, container_limits(spec.resources, spec.pids_limit))
@@ -383,8 +422,8 @@ class Runtime:
             "spec": asdict(spec),
             "image_id": image.id,
             "rootfs": os.path.join(cdir, "rootfs"),
-            "upperdir": os.path.join(cdir, "upper"),
-            "workdir": os.path.join(cdir, "work"),
+            "upperdir": os.path.join(rw, "upper"),
+            "workdir": os.path.join(rw, "work"),
             "lowerdirs": image.lowerdirs,
             "argv": spec.command,
             "env": self._default_env(spec, image, uid),
@@ -661,6 +700,9 @@ class Runtime:
                 d = os.path.dirname(d)
         if os.path.isdir(cdir):
             remove_tree(cdir)
+        rw = os.path.dirname(cfg["upperdir"]) if cfg is not None else self._layer_dir(cid)
+        if os.path.isdir(rw):
+            remove_tree(rw)
 
     async def remove_container(self, cid: str) -> None:
         await asyncio.to_thread(self.remove_container_sync, cid)
@@ -871,16 +913,31 @@ class Runtime:
         """The pod's shared IPC namespace and /dev/shm, as Kubernetes gives every container of
         a pod (a tmpfs of ``shm_size``).  Returns (``ipc_ns_path``, the /dev/shm mount)."""
         def work() -> tuple[str, Mount]:
-            d = self._pod_run_dir(pod_uid)
-            ipc = netns.create_ns_file(os.path.join(d, "ipc"), linux.CLONE_NEWIPC)
-            shm = os.path.join(d, "shm")
-            os.makedirs(shm, exist_ok=True)
-            if shm not in linux.mounts_under(shm):
-                linux.mount("mizzen-shm", shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
-                            f"mode=1777,size={shm_size}")
-            return ipc, Mount(shm, "/dev/shm")
+            ipc = netns.create_ns_file(os.path.join(self._pod_run_dir(pod_uid), "ipc"), linux.CLONE_NEWIPC)
+            return ipc, self._pod_shm_sync(pod_uid, shm_size)
 
         return await asyncio.to_thread(work)
+
+    def _pod_shm_sync(self, pod_uid: str, shm_size: int) -> Mount:
+        shm = os.path.join(self._pod_run_dir(pod_uid), "shm")
+        os.makedirs(shm, exist_ok=True)
+        if shm not in linux.mounts_under(shm):
+            linux.mount("mizzen-shm", shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                        f"mode=1777,size={shm_size}")
+        return Mount(shm, "/dev/shm")
+
+    def create_pod_sandbox_sync(self, pod_uid: str, qos: str, containers: list[dict[str, Any]], *,
+                                pids_limit: int | None = None, host_network: bool = False,
+                                shm_size: int = 64 * 2**20) -> PodSandbox:
+        """What a pod's containers share, in one go (one thread, one unshare for both
+        namespaces): ``create_pod_netns`` (unless ``host_network``), ``create_pod_ipc`` and
+        ``ensure_pod_cgroup``.  Blocking; each step is idempotent."""
+        ipc = os.path.join(self._pod_run_dir(pod_uid), "ipc")
+        net = netns.create_pod_namespaces(None if host_network else self.pod_netns_name(pod_uid), ipc)
+        shm = self._pod_shm_sync(pod_uid, shm_size)
+        rel = CgroupManager.pod_name(pod_uid, qos)
+        self.cgroups.ensure(rel, pod_limits(containers, pids_limit))
+        return PodSandbox(netns=net, ipc=ipc, shm=shm, cgroup=rel)
 
     def pod_netns_name(self, pod_uid: str) -> str:
         return f"{self.name}-{pod_uid}"
@@ -956,7 +1013,13 @@ class Runtime:
                 linux.umount2(mp, linux.MNT_DETACH)
             except OSError as exc:
                 errors.append(f"{mp}: {exc}")
-        for d in (self.logs_dir, pods, self.run_dir):
+        for mp in linux.mounts_under(self.containers_dir):
+            try:
+                linux.umount2(mp, linux.MNT_DETACH)
+            except OSError as exc:
+                errors.append(f"{mp}: {exc}")
+        self._state_fs_checked = False
+        for d in (self.logs_dir, pods, self.run_dir, self.layers_dir):
             with contextlib.suppress(FileNotFoundError, OSError):
                 remove_tree(d)
         if errors:
@@ -1037,7 +1100,7 @@ class ExecProcess:
 
 __all__ = [
     "ContainerHandle", "ContainerNotFound", "ContainerRuntime", "ContainerSpec", "CreateContainerError", "ContainerStatus", "ExecProcess", "ExecResult",
-    "ImageNotPresent", "Mount", "Runtime", "ContainerRuntimeError", "SecurityContext", "StartFailed",
+    "ImageNotPresent", "Mount", "PodSandbox", "Runtime", "ContainerRuntimeError", "SecurityContext", "StartFailed",
     "merge_image_config",
 ]
 

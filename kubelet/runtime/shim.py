@@ -361,8 +361,16 @@ def container_init(cfg: dict[str, Any], err_w: int) -> None:
         raise StartError(f'exec: "{argv[0]}": {(exc.strerror or str(exc)).lower()}') from exc
 
 
+def set_process_name(name: str) -> None:
+    """What ``ps`` shows (``mizzen-shim``, ``mizzen-init``): shims are told apart from the
+    kubelet at a glance."""
+    with contextlib.suppress(OSError), open("/proc/self/comm", "w") as f:
+        f.write(name)
+
+
 def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int) -> None:
     try:
+        set_process_name("mizzen-init")
         os.setsid()
         null = os.open("/dev/null", os.O_RDONLY)
         os.dup2(null, 0)
@@ -649,6 +657,7 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
 
 def serve_connection(conn_fd: int, extra_fds: list[int]) -> None:
     """Entry point of a process forked by the fork server for one request."""
+    set_process_name("mizzen-shim")
     try:
         os.setsid()
     except OSError:
