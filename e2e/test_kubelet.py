@@ -434,6 +434,66 @@ spec:
         _wait_gone(cluster, uid)
 
 
+def test_post_start_hooks(cluster: Cluster) -> None:
+    _apply(cluster, """
+apiVersion: v1
+kind: Pod
+metadata: {name: hooked}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, 'echo main >> /tmp/order; exec sleep 3600']
+    lifecycle: {postStart: {exec: {command: [sh, -c, 'sleep 1; echo hook >> /tmp/order']}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badhook}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle: {postStart: {exec: {command: [sh, -c, 'echo secret; exit 3']}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: badhttphook}
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, "3600"]
+    lifecycle: {postStart: {httpGet: {scheme: HTTPS, path: /started, port: 8443}}}
+""")
+
+    def ready(name: str) -> bool:
+        conds = {x["type"]: x["status"] for x in (_pod(cluster, name).get("status") or {}).get("conditions") or []}
+        return conds.get("Ready") == "True"
+    cluster.wait_for(lambda: ready("hooked"), 60, what="hooked Ready")
+    # the container was reported ready only once its hook had finished
+    assert cluster.kubectl("exec", "hooked", "--", "cat", "/tmp/order").out == "main\nhook\n"
+    assert _cs(cluster, "hooked")["restartCount"] == 0
+
+    # a failing hook: the container is killed and restarted, and never becomes ready
+    cluster.wait_for(lambda: _cs(cluster, "badhook").get("restartCount", 0) >= 1, 60, what="a postStart restart")
+    assert not ready("badhook")
+    ev = _events(cluster, "badhook")
+    assert re.search(r"Warning\s+FailedPostStartHook\s+PostStartHook failed", ev), ev
+    assert re.search(r"Normal\s+Killing\s+FailedPostStartHook", ev), ev
+    assert "secret" not in ev
+
+    # restartPolicy Never: killed once and left terminated, the pod Failed
+    cluster.wait_for(lambda: _pod(cluster, "badhttphook")["status"].get("phase") == "Failed", 60,
+                     what="badhttphook Failed")
+    assert "FailedPostStartHook" in _events(cluster, "badhttphook")
+    _delete(cluster, "hooked", "badhook", "badhttphook")
+
+
 def test_init_containers_run_in_order(cluster: Cluster) -> None:
     _apply(cluster, """
 apiVersion: v1

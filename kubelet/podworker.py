@@ -34,6 +34,7 @@ from kubelet.runtime import (
     ContainerSpec,
     ContainerStatus,
     CreateContainerError,
+    ImageNotPresent,
     Mount,
     SecurityContext,
     StartFailed,
@@ -43,6 +44,7 @@ from kubelet.runtime.cgroups import qos_class
 
 if TYPE_CHECKING:
     from kubelet.agent import Kubelet
+    from kubelet.runtime.runtime import PodSandbox
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +194,7 @@ class PodWorker:
         self.probe_workers: dict[str, list[probes.ProbeWorker]] = {}
         self.probe_results: dict[str, dict[str, str]] = {}
         self.exit_waiters: dict[str, asyncio.Task[None]] = {}
+        self.post_start: dict[str, asyncio.Task[None]] = {}   # container id -> its running postStart hook
         self.killing: set[str] = set()
         self.sandbox: dict[str, Any] | None = None
         self.prepared: volumes.PreparedVolumes | None = None
@@ -264,6 +267,11 @@ class PodWorker:
         m = (self.pod or {}).get("metadata") or {}
         return f"{m.get('namespace', '')}/{m.get('name', '')}" if m else self.uid
 
+    def _pod_ref(self) -> str:
+        """The pod as Kubernetes' messages name it: ``name_namespace(uid)``."""
+        m = (self.pod or {}).get("metadata") or {}
+        return f"{m.get('name', '')}_{m.get('namespace', '')}({self.uid})"
+
     def _event(self, type_: str, reason: str, message: str, container: str | None = None,
                init: bool = False) -> None:
         if self.pod is None:
@@ -284,11 +292,16 @@ class PodWorker:
         return lst[-2] if len(lst) >= 2 else None
 
     async def _refresh(self) -> None:
-        """Re-read the state of every container this pod has that was running."""
+        """Re-read the state of every container this pod has that was running, unless its
+        exit is being waited for (the waiter wakes the worker when it exits): a pass caused
+        by the echo of our own status write then reads no file."""
         for lst in self.containers.values():
             if not lst:
                 continue
             cur = lst[-1]
+            waiter = self.exit_waiters.get(cur.id)
+            if cur.state == "running" and waiter is not None and not waiter.done():
+                continue
             if cur.state != "exited":
                 new = await self.rt.container_status(cur.id)
                 if new is not None:
@@ -388,21 +401,21 @@ class PodWorker:
         hostname = spec.get("hostname") or meta["name"]
         hosts = podfiles.hosts_file(hostname, [self.k.pod_ip])
 
-        async def no_netns() -> None:
-            return None
+        pod_dir = self.rt.pod_dir(self.uid)
+        containers = spec.get("containers") or []
+
+        def work() -> tuple[PodSandbox, list[Mount]]:
+            # one thread hop for the whole sandbox: a burst of pods must not queue four
+            # hops each behind the default executor's few threads
+            sb = self.rt.create_pod_sandbox_sync(self.uid, qos, containers, pids_limit=self.k.pod_pids_limit,
+                                                 host_network=host_net)
+            return sb, _write_pod_files(pod_dir, hostname, hosts)
         try:
-            pod_dir = self.rt.pod_dir(self.uid)
-            # independent steps, run side by side (each is a thread hop in the runtime)
-            netns_path, (ipc_path, shm), cgroup, files = await asyncio.gather(
-                no_netns() if host_net else self.rt.create_pod_netns(self.uid),
-                self.rt.create_pod_ipc(self.uid),
-                self.rt.ensure_pod_cgroup(self.uid, qos, spec.get("containers") or [],
-                                          pids_limit=self.k.pod_pids_limit),
-                asyncio.to_thread(_write_pod_files, pod_dir, hostname, hosts))
+            sb, files = await asyncio.to_thread(work)
         except (OSError, ContainerRuntimeError, ValueError) as exc:
             self._event(WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {exc}")
             return False
-        self.sandbox = {"netns": netns_path, "ipc": ipc_path, "shm": shm, "qos": qos, "cgroup": cgroup,
+        self.sandbox = {"netns": sb.netns, "ipc": sb.ipc, "shm": sb.shm, "qos": qos, "cgroup": sb.cgroup,
                         "files": files, "hostname": hostname, "dir": pod_dir}
         return True
 
@@ -446,7 +459,7 @@ class PodWorker:
         assert self.sandbox is not None and self.prepared is not None
         name = c["name"]
         image_ref = str(c.get("image", ""))
-        image = await asyncio.to_thread(self.rt.images.resolve, image_ref)
+        image = self.rt.images.resolved(image_ref) or await asyncio.to_thread(self.rt.images.resolve, image_ref)
         if image is None:
             reason, message = image_missing_waiting(image_ref, pull_policy(c))
             if self.waiting.get(name, ("",))[0] != reason:
@@ -485,6 +498,9 @@ class PodWorker:
                     "mizzen.io/init": "true" if init else "false"})
         try:
             handle = await self.rt.start_container(spec)
+        except ImageNotPresent:
+            self.wake()  # removed since it was resolved: the next pass reports it missing
+            return
         except CreateContainerError as exc:
             self.waiting[name] = ("CreateContainerError", str(exc))
             self._event(WARNING, "Failed", f"Error: {exc}", name, init)
@@ -509,8 +525,37 @@ class PodWorker:
                              labels=dict(spec.labels))
         self.containers.setdefault(name, []).append(st)
         self._watch_exit(handle.id)
-        self._start_probes(pod, c, handle.id, init)
+        hook = None if init else (c.get("lifecycle") or {}).get("postStart")
+        if hook:
+            self.post_start[handle.id] = asyncio.create_task(self._post_start(c, handle.id, hook),
+                                                             name=f"poststart-{handle.id[:12]}")
+        else:
+            self._start_probes(pod, c, handle.id, init)
         await self._gc(name)
+
+    async def _post_start(self, c: Obj, cid: str, hook: Obj) -> None:
+        """The container's postStart hook, right after it started. Until it has finished the
+        container is shown waiting (ContainerCreating), neither started nor ready, and has no
+        probes. If it fails: a FailedPostStartHook event (without the hook's output, as
+        Kubernetes, so that it never leaks secrets), the container is killed and restarted
+        by its restartPolicy (with the crash-loop back-off)."""
+        name = c["name"]
+        try:
+            ok, msg = await probes.run_hook(hook, c, _Target(self, cid), self._pod_ref())
+            if ok:
+                if self.pod is not None and not self.terminating:
+                    self._start_probes(self.pod, c, cid, False)
+                return
+            log.warning("pod %s: postStart hook of %s failed: %s", self._name(), name, msg)
+            self._event(WARNING, "FailedPostStartHook", "PostStartHook failed", name)
+            if cid not in self.killing:
+                self._event(NORMAL, "Killing", "FailedPostStartHook", name)
+                self.killing.add(cid)
+                await self._kill_for_restart(cid, name)
+        finally:
+            if self.post_start.get(cid) is asyncio.current_task():
+                del self.post_start[cid]
+            self.wake()
 
     async def _gc(self, name: str) -> None:
         """Keep the newest two attempts of a container (state and ``logs --previous``)."""
@@ -574,8 +619,14 @@ class PodWorker:
                 await w.stop()
 
     async def _stop_all_probes(self) -> None:
+        """Every probe, and every postStart hook still running (the pod stops)."""
         for cid in list(self.probe_workers):
             await self._stop_probes(cid)
+        hooks = [t for t in self.post_start.values() if t is not asyncio.current_task()]
+        self.post_start.clear()
+        for t in hooks:
+            t.cancel()
+        await asyncio.gather(*hooks, return_exceptions=True)
 
     # ---- status ----------------------------------------------------------------------
 
@@ -598,6 +649,9 @@ class PodWorker:
                 waiting = ("PodInitializing", "")
             if waiting is not None and latest is not None and latest.state == "running":
                 waiting = None
+            if running and latest is not None and latest.id in self.post_start:
+                # its postStart hook runs: Kubernetes reports nothing new until it ends
+                waiting, started, ready = ("ContainerCreating", ""), False, False
             v = status.ContainerView(name=name, image=str(c.get("image", "")), latest=_as_map(latest),
                                      previous=_as_map(self._previous(name)), waiting=waiting, ready=ready,
                                      started=started if not init else False)
@@ -699,22 +753,9 @@ class PodWorker:
             if not hook or grace <= 0:
                 return
             left = max(0.0, deadline - time.monotonic())
-            try:
-                if hook.get("exec"):
-                    r = await self.rt.exec_in_container(cs.id, [str(a) for a in hook["exec"].get("command") or []],
-                                                        timeout=left)
-                    if r.exit_code != 0 and not r.timed_out:
-                        self._event(WARNING, "FailedPreStopHook", f"PreStopHook failed: command exited with "
-                                    f"{r.exit_code}: {r.stdout.decode(errors='replace')}", name)
-                elif hook.get("httpGet"):
-                    ok, msg = await probes.run_probe({"httpGet": hook["httpGet"]}, by_name.get(name) or {},
-                                                     _Target(self, cs.id), left)
-                    if not ok:
-                        self._event(WARNING, "FailedPreStopHook", f"PreStopHook failed: {msg}", name)
-                elif hook.get("sleep"):
-                    await asyncio.sleep(min(left, float(hook["sleep"].get("seconds", 0))))
-            except (ContainerRuntimeError, OSError) as exc:
-                self._event(WARNING, "FailedPreStopHook", f"PreStopHook failed: {exc}", name)
+            ok, msg = await probes.run_hook(hook, by_name.get(name) or {}, _Target(self, cs.id), self._pod_ref(), left)
+            if not ok:
+                self._event(WARNING, "FailedPreStopHook", msg, name)
 
         async def one(name: str, cs: ContainerStatus) -> None:
             self._event(NORMAL, "Killing", f"Stopping container {name}", name)

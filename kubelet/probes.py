@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -143,46 +145,122 @@ def _err(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-async def _http_probe(h: Obj, container: Obj, target: ProbeTarget, timeout: float) -> tuple[bool, str]:  # noqa: ASYNC109
-    host = h.get("host") or "127.0.0.1"
-    path = h.get("path") or "/"
+def _insecure_tls() -> ssl.SSLContext:
+    """TLS as the kubelet speaks it to probes and hooks: the certificate is not verified."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def http_target(h: Obj, container: Obj) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path) of an httpGet probe or hook; ``ValueError`` for an unknown
+    named port. The host defaults to the pod's IP (127.0.0.1 here: the pod itself)."""
     scheme = (h.get("scheme") or "HTTP").lower()
-    url = f"{scheme}://{host}:{h.get('port')}{path}"
-    port: Any = h.get("port")
+    if scheme not in ("http", "https"):
+        raise ValueError(f"unsupported scheme {h.get('scheme')!r}")
+    return scheme, h.get("host") or "127.0.0.1", resolve_port(h.get("port"), container), h.get("path") or "/"
+
+
+async def http_get(h: Obj, container: Obj, target: ProbeTarget, user_agent: str = "kube-probe/1.32") -> int:
+    """One GET of an httpGet probe or hook (HTTP or HTTPS, ``httpHeaders``, ``host``); the
+    status code. Raises OSError/ssl.SSLError/ValueError when no answer comes; the caller
+    applies its timeout."""
+    scheme, host, port, path = http_target(h, container)
+    r, w = await target.connect(host, port)
     try:
+        if scheme == "https":
+            sni = None if host.replace(".", "").isdigit() or ":" in host else host
+            await w.start_tls(_insecure_tls(), server_hostname=sni)
+        headers = {"Host": f"{host}:{port}",
+                   "User-Agent": user_agent, "Accept": "*/*", "Connection": "close"}
+        for hh in h.get("httpHeaders") or []:
+            name = str(hh.get("name", ""))
+            for k in [k for k in headers if k.lower() == name.lower()]:
+                del headers[k]
+            headers[name] = str(hh.get("value", ""))
+        req = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        w.write(req.encode())
+        await w.drain()
+        line = await r.readline()
+        parts = line.decode("latin-1").split()
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise OSError("malformed HTTP response")
+        return int(parts[1])
+    finally:
+        w.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await w.wait_closed()
+
+
+def _url(h: Obj, container: Obj) -> tuple[str, str, Any]:
+    host = h.get("host") or "127.0.0.1"
+    port: Any = h.get("port")
+    with contextlib.suppress(ValueError):
         port = resolve_port(port, container)
-        url = f"{scheme}://{host}:{port}{path}"
-        if scheme != "http":
-            return False, f'Get "{url}": HTTPS probes are not supported by the mizzen kubelet yet'
+    return f"{(h.get('scheme') or 'HTTP').lower()}://{host}:{port}{h.get('path') or '/'}", host, port
 
-        async def go() -> int:
-            r, w = await target.connect(host, port)
-            try:
-                headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.32", "Accept": "*/*",
-                           "Connection": "close"}
-                for hh in h.get("httpHeaders") or []:
-                    headers[hh.get("name", "")] = hh.get("value", "")
-                req = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-                w.write(req.encode())
-                await w.drain()
-                line = await r.readline()
-                parts = line.decode("latin-1").split()
-                if len(parts) < 2 or not parts[1].isdigit():
-                    raise OSError("malformed HTTP response")
-                return int(parts[1])
-            finally:
-                w.close()
-                with contextlib.suppress(OSError):
-                    await w.wait_closed()
 
-        code = await asyncio.wait_for(go(), timeout)
+async def _http_probe(h: Obj, container: Obj, target: ProbeTarget, timeout: float) -> tuple[bool, str]:  # noqa: ASYNC109
+    url, host, port = _url(h, container)
+    try:
+        code = await asyncio.wait_for(http_get(h, container, target), timeout)
     except TimeoutError:
         return False, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+    except ssl.SSLError as exc:
+        return False, f'Get "{url}": {exc.reason or exc}'
     except (OSError, ValueError) as exc:
         return False, f'Get "{url}": dial tcp {host}:{port}: {_err(exc)}'
     if 200 <= code < 400:
         return True, ""
     return False, f"HTTP probe failed with statuscode: {code}"
+
+
+def go_quote(s: str) -> str:
+    """Go's %q of a string (near enough: JSON's escaping)."""
+    return json.dumps(s, ensure_ascii=False)
+
+
+async def run_hook(hook: Obj, container: Obj, target: ProbeTarget, pod_ref: str,
+                   timeout: float | None = None) -> tuple[bool, str]:  # noqa: ASYNC109
+    """Run a lifecycle handler (postStart/preStop: exec, httpGet, sleep) once; (success,
+    message in Kubernetes' words, e.g. ``Exec lifecycle hook ([sh -c exit 3]) for Container
+    "c" in Pod "p_default(uid)" failed - error: command 'sh -c exit 3' exited with 3: ,
+    message: ""``). ``pod_ref`` is ``name_namespace(uid)``. As in Kubernetes, an httpGet hook
+    fails only when no response comes (any status code is an answer)."""
+    name = str(container.get("name", ""))
+    if hook.get("exec"):
+        argv = [str(a) for a in hook["exec"].get("command") or []]
+        try:
+            code, out, timed_out = await target.exec(argv, timeout if timeout is not None else 1e9)
+            err = (f"command '{' '.join(argv)}' timed out" if timed_out else
+                   f"command '{' '.join(argv)}' exited with {code}: " if code != 0 else "")
+            text = out.decode("utf-8", "replace")
+        except Exception as exc:  # noqa: BLE001 -- any runtime failure is a hook failure
+            err, text = str(exc), ""
+        if not err:
+            return True, ""
+        return False, (f"Exec lifecycle hook ([{' '.join(argv)}]) for Container {go_quote(name)} in Pod "
+                       f"{go_quote(pod_ref)} failed - error: {err}, message: {go_quote(text)}")
+    if hook.get("httpGet"):
+        h = hook["httpGet"]
+        url, host, port = _url(h, container)
+        try:
+            await asyncio.wait_for(http_get(h, container, target, user_agent="kube-lifecycle/1.32"), timeout)
+            return True, ""
+        except TimeoutError:
+            err = f'Get "{url}": context deadline exceeded'
+        except ssl.SSLError as exc:
+            err = f'Get "{url}": {exc.reason or exc}'
+        except (OSError, ValueError) as exc:
+            err = f'Get "{url}": dial tcp {host}:{port}: {_err(exc)}'
+        return False, (f"HTTP lifecycle hook ({h.get('path') or ''}) for Container {go_quote(name)} in Pod "
+                       f"{go_quote(pod_ref)} failed - error: {err}")
+    if hook.get("sleep"):
+        secs = float(hook["sleep"].get("seconds", 0))
+        await asyncio.sleep(secs if timeout is None else min(secs, timeout))
+        return True, ""
+    return False, "hook has no handler"
 
 
 class ProbeWorker:

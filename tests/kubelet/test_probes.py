@@ -1,14 +1,19 @@
-"""Probe counting (thresholds), readiness/started rules, and exec/tcpSocket/httpGet probes run
-against a fake target (exec) and real servers on 127.0.0.1 (tcp, http)."""
+"""Probe counting (thresholds), readiness/started rules, and exec/tcpSocket/httpGet probes and
+lifecycle hooks run against a fake target (exec) and real servers on 127.0.0.1 (tcp, http,
+https with a self-signed certificate)."""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import tempfile
 
 import pytest
 
 from kubelet import probes
 from kubelet.probes import FAILURE, SUCCESS, UNKNOWN, ProbeSettings, ProbeState, run_probe
+from kubelet.server import self_signed_cert
 
 
 @pytest.mark.parametrize(("outcomes", "success", "failure", "results"), [
@@ -143,3 +148,74 @@ async def test_worker_reports_flips_and_failures() -> None:
     await w.stop()
     assert changes[0] == ("liveness", FAILURE)
     assert len(failures) >= 2 and failures[0] == "boom"
+
+
+async def _tls_server(seen: list[bytes], code: int = 200) -> tuple[asyncio.Server, int, str]:
+    """An HTTPS server with a self-signed certificate (which the kubelet does not verify)."""
+    cert, key = self_signed_cert("127.0.0.1")
+    d = tempfile.mkdtemp(prefix="mizzen-probe-tls-")
+    with open(f"{d}/c.pem", "wb") as f:
+        f.write(cert)
+    with open(f"{d}/k.pem", "wb") as f:
+        f.write(key)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(f"{d}/c.pem", f"{d}/k.pem")
+
+    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        seen.append(await r.readuntil(b"\r\n\r\n"))
+        w.write(f"HTTP/1.1 {code} X\r\nContent-Length: 0\r\n\r\n".encode())
+        await w.drain()
+        w.close()
+    srv = await asyncio.start_server(h, "127.0.0.1", 0, ssl=ctx)
+    return srv, srv.sockets[0].getsockname()[1], d
+
+
+@pytest.mark.parametrize(("code", "ok"), [(200, True), (503, False)])
+async def test_https_probe_with_headers_and_host(code: int, ok: bool) -> None:
+    seen: list[bytes] = []
+    srv, port, d = await _tls_server(seen, code)
+    try:
+        async with srv:
+            res = await run_probe({"httpGet": {"scheme": "HTTPS", "host": "127.0.0.1", "path": "/ready", "port": port,
+                                               "httpHeaders": [{"name": "host", "value": "web.example"},
+                                                               {"name": "X-Token", "value": "t"}]}},
+                                  {}, FakeTarget(), 2)
+    finally:
+        shutil.rmtree(d)
+    assert res == (ok, "" if ok else f"HTTP probe failed with statuscode: {code}")
+    head = seen[0].decode()
+    assert head.startswith("GET /ready HTTP/1.1\r\n")
+    assert "host: web.example\r\n" in head and "Host: 127.0.0.1" not in head and "X-Token: t\r\n" in head
+
+
+async def test_https_probe_against_plain_http_fails() -> None:
+    async def h(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await r.read(100)
+        w.write(b"HTTP/1.1 200 OK\r\n\r\n")
+        w.close()
+    srv, port = await _server(h)
+    async with srv:
+        ok, msg = await run_probe({"httpGet": {"scheme": "HTTPS", "port": port}}, {}, FakeTarget(), 2)
+    assert not ok and msg.startswith(f'Get "https://127.0.0.1:{port}/": ')
+
+
+async def test_hooks_https_exec_and_failures() -> None:
+    seen: list[bytes] = []
+    srv, port, d = await _tls_server(seen, 500)
+    pod_ref = "p_default(u1)"
+    try:
+        async with srv:
+            # any answer is a success for a lifecycle hook, whatever its status code
+            assert await probes.run_hook({"httpGet": {"scheme": "HTTPS", "path": "/start", "port": port}},
+                                         {"name": "c"}, FakeTarget(), pod_ref, 2) == (True, "")
+    finally:
+        shutil.rmtree(d)
+    assert seen[0].startswith(b"GET /start HTTP/1.1\r\n")
+    ok, msg = await probes.run_hook({"httpGet": {"path": "/x", "port": port}}, {"name": "c"}, FakeTarget(), pod_ref, 2)
+    assert not ok and msg == (f'HTTP lifecycle hook (/x) for Container "c" in Pod "p_default(u1)" failed - error: '
+                              f'Get "http://127.0.0.1:{port}/x": dial tcp 127.0.0.1:{port}: connect: connection refused')
+    ok, msg = await probes.run_hook({"exec": {"command": ["sh", "-c", "exit 3"]}}, {"name": "c"},
+                                    FakeTarget(3, b"nope\n"), pod_ref)
+    assert not ok and msg == ('Exec lifecycle hook ([sh -c exit 3]) for Container "c" in Pod "p_default(u1)" failed'
+                              " - error: command 'sh -c exit 3' exited with 3: , message: \"nope\\n\"")
+    assert await probes.run_hook({"exec": {"command": ["true"]}}, {"name": "c"}, FakeTarget(0), pod_ref) == (True, "")
