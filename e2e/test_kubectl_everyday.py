@@ -279,8 +279,6 @@ def test_explain(k: K) -> None:
     k.expect(["explain", "pods.spec.nope"], Expect("KIND: Pod\nVERSION: v1\n\n", 'error: field "nope" does not exist\n', 1))
 
 
-@pytest.mark.xfail(strict=True, reason="apiserver/openapi.py (owner: lead) documents Container fields newer than "
-                   "v1.32 (restartPolicyRules, from the installed client's models)")
 def test_explain_lists_only_v1_32_fields(k: K) -> None:
     out = k.ok("explain", "pods.spec.containers")
     fields = re.findall(r"^  (\w+)\t", out, re.M)
@@ -988,14 +986,47 @@ def test_numbers_in_string_maps_are_refused(k: K) -> None:
     k.expect(["get", "configmaps,deployments"], Expect("NAME DATA AGE\nconfigmap/kube-root-ca.crt 1 <age>\n"))
 
 
-@pytest.mark.xfail(strict=True, reason="no general type check in the request path (apiserver/objects.py decode, "
-                   "owner: lead; handlers only check string maps): a string where an int32 belongs is stored as "
-                   "sent, where Kubernetes' decoder refuses it")
 def test_wrong_scalar_types_are_refused(k: K) -> None:
+    """A string where an int32 or a bool belongs, an object where a list belongs: refused by
+    every write path with the words of the decoder Kubernetes uses on it, storage untouched."""
     ready_deployment(k, "web", 1)
-    r = k.expect(["patch", "deployment", "web", "-p", '{"spec":{"replicas":"x"}}'], Expect("", None, 1))
-    assert r.err.startswith("The request is invalid: patch: Invalid value: "), r.err
+    err = "The request is invalid: patch: Invalid value: "
+    # Strategic merge patch (kubectl's default): the unstructured converter, the patch shown as Go's %+v.
+    k.expect(["patch", "deployment", "web", "-p", '{"spec":{"replicas":"x"}}'],
+             Expect("", err + '"map[spec:map[replicas:x]]": unrecognized type: int32\n', 1))
+    k.expect(["patch", "deployment", "web", "-p", '{"spec":{"template":{"spec":{"hostNetwork":"yes"}}}}'],
+             Expect("", err + '"map[spec:map[template:map[spec:map[hostNetwork:yes]]]]": unrecognized type: bool\n',
+                    1))
+    # JSON merge and JSON patches: Go's JSON decoder, the patched object shown as JSON.
+    for typ, patch, detail in [
+        ("merge", '{"spec":{"replicas":"x"}}',
+         "json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"),
+        ("merge", '{"spec":{"template":{"spec":{"containers":{"name":"app"}}}}}',
+         "json: cannot unmarshal object into Go struct field PodSpec.spec.template.spec.containers of type "
+         "[]v1.Container"),
+        ("json", '[{"op":"replace","path":"/spec/template/spec/containers/0/ports","value":[{"containerPort":"80"}]}]',
+         "json: cannot unmarshal string into Go struct field ContainerPort.spec.template.spec.containers.ports."
+         "containerPort of type int32"),
+    ]:
+        r = k.expect(["patch", "deployment", "web", "--type", typ, "-p", patch], Expect("", None, 1))
+        assert r.err.startswith(err + '"{\\"apiVersion\\":\\"apps/v1\\",'), r.err
+        assert r.err.endswith(f'}}": {detail}\n'), r.err
+    # Create and update: a 400 from the body's decoding.
+    bad = deployment_yaml("bad", 1).replace("replicas: 1", 'replicas: "2"')
+    decode = ('Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go '
+              "struct field DeploymentSpec.spec.replicas of type int32\n")
+    k.expect(["create", "-f", "-"], Expect("", f"Error from server (BadRequest): error when creating \"STDIN\": {decode}",
+                                           1), input=bad)
+    k.expect(["replace", "-f", "-"], Expect("", f"Error from server (BadRequest): error when replacing \"STDIN\": "
+                                            f"{decode}", 1), input=bad.replace("name: bad", "name: web", 1))
+    # Server-side apply: structured-merge-diff's typing error, which Kubernetes answers as a 500.
+    k.expect(["apply", "--server-side", "-f", "-"], Expect("", (
+        "Error from server: failed to create typed patch object "
+        f"({k.ns}/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric (int or float), got string\n"),
+        1), input=deployment_yaml("web", 1).replace("replicas: 1", 'replicas: "x"'))
     assert k.json("deployment", "web")["spec"]["replicas"] == 1
+    k.expect(["get", "deployment", "bad"], Expect("", 'Error from server (NotFound): deployments.apps "bad" not found\n',
+                                                  1))
 
 
 def test_duplicate_fields(k: K, tmp_path: Path) -> None:
