@@ -31,7 +31,7 @@ from apimachinery.metrics import Registry as MetricsRegistry
 from apimachinery.resources import DEFAULT, Registry, ResourceInfo
 from apiserver import objects, watch
 from apiserver.allocators import KUBERNETES_SERVICE_IP
-from apiserver.auth import API_AUDIENCES, AlwaysAllow, Attributes, Authenticator, Authorizer
+from apiserver.auth import API_AUDIENCES, AlwaysAllow, Attributes, Authenticator, Authorizer, audiences_of
 from apiserver.conversion import convert, has_conversion
 from apiserver.enforcement import not_enforced_warning
 from apiserver.handlers import RETURNS_DELETED_OBJECT, Handlers, Options
@@ -675,11 +675,15 @@ class APIServer:
         elif res.kind == "SelfSubjectReview":
             status = {"userInfo": {k: v for k, v in user.items() if k in ("username", "uid", "groups", "extra")}}
         elif res.kind == "TokenReview":
-            token = (obj.get("spec") or {}).get("token", "")
-            u = await self.authenticator.authenticate(token)
+            spec = obj.get("spec") or {}
+            token = spec.get("token", "")
+            wanted = spec.get("audiences") or list(API_AUDIENCES)
+            u = await self.authenticator.authenticate(token, wanted)
             status = {"authenticated": u is not None}
             if u is not None:
-                status["user"] = {k: v for k, v in u.items() if k in ("username", "uid", "groups")}
+                status["user"] = {k: v for k, v in u.items() if k in ("username", "uid", "groups", "extra")}
+                claims = self.authenticator.verify(token) if token.count(".") == 2 else None
+                status["audiences"] = audiences_of(claims, wanted) if claims is not None else wanted
         else:
             raise MethodNotAllowed()
         obj["apiVersion"] = res.api_version

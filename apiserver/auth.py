@@ -123,10 +123,21 @@ def token_claims(sa: JSON, *, audiences: list[str], expiration_seconds: int, now
             "kubernetes.io": k8s, "nbf": now, "sub": f"system:serviceaccount:{ns}:{m.get('name', '')}"}
 
 
-def refusal(claims: JSON, sa: JSON | None, pod: JSON | None, secret: JSON | None, now: float) -> str | None:
+def audiences_of(claims: JSON, wanted: tuple[str, ...] | list[str] = API_AUDIENCES) -> list[str]:
+    """The audiences of `wanted` the token is for (empty: not for this server)."""
+    aud = claims.get("aud")
+    have = [aud] if isinstance(aud, str) else list(aud or [])
+    return [a for a in wanted if a in have]
+
+
+def refusal(claims: JSON, sa: JSON | None, pod: JSON | None, secret: JSON | None, now: float,
+            audiences: tuple[str, ...] | list[str] = API_AUDIENCES) -> str | None:
     """Why a validly signed token must be refused now (None: accept). The objects are the
     current ones named by the claims (None when absent), as the validator of
-    kube-apiserver reads them: an object deleted more than LEEWAY_SECONDS ago counts as gone."""
+    kube-apiserver reads them: an object deleted more than LEEWAY_SECONDS ago counts as gone;
+    a token for other audiences (`kubectl create token --audience vault`) is not for us."""
+    if not audiences_of(claims, audiences):
+        return "token audiences do not match the API server's audiences"
     if int(claims.get("exp", 0)) + LEEWAY_SECONDS < now:
         return "service account token has expired"
     if int(claims.get("nbf", 0)) - LEEWAY_SECONDS > now:
@@ -183,8 +194,10 @@ class Authenticator:
         self.key = signing_key
         self.getter = getter
 
-    async def authenticate(self, token: str) -> dict[str, Any] | None:
-        """The user a bearer token stands for, or None (the caller answers 401)."""
+    async def authenticate(self, token: str, audiences: tuple[str, ...] | list[str] = API_AUDIENCES,
+                           ) -> dict[str, Any] | None:
+        """The user a bearer token stands for, or None (the caller answers 401); a service
+        account token must be for one of `audiences`."""
         for known, user in self.tokens.items():
             if hmac.compare_digest(known, token):
                 return user
@@ -202,9 +215,9 @@ class Authenticator:
                 return None if ref is None else await self.getter(plural, ns, ref.get("name", ""))  # type: ignore[misc]
             sa, pod, secret = (await named("serviceaccounts", "serviceaccount"), await named("pods", "pod"),
                                await named("secrets", "secret"))
-            if refusal(claims, sa, pod, secret, time.time()) is not None:
+            if refusal(claims, sa, pod, secret, time.time(), audiences) is not None:
                 return None
-        elif int(claims.get("exp", 0)) + LEEWAY_SECONDS < time.time():
+        elif int(claims.get("exp", 0)) + LEEWAY_SECONDS < time.time() or not audiences_of(claims, audiences):
             return None
         return user_info(claims)
 

@@ -85,6 +85,12 @@ def test_refusal(sa: dict[str, Any] | None, pod: dict[str, Any] | None, now: int
     assert refusal(CLAIMS, sa, pod, None, now) == why
 
 
+def test_tokens_for_other_audiences_are_not_for_the_api_server() -> None:
+    vault = token_claims(SA, audiences=["vault"], expiration_seconds=600, now=NOW, jti="j")
+    assert refusal(vault, SA, None, None, NOW) == "token audiences do not match the API server's audiences"
+    assert refusal(vault, SA, None, None, NOW, audiences=["vault"]) is None  # a TokenReview asking for vault
+
+
 def test_user_info_of_a_pod_bound_token() -> None:
     assert user_info(CLAIMS) == {
         "username": "system:serviceaccount:team:default", "uid": "sa-uid",
@@ -111,6 +117,9 @@ async def test_authenticator_follows_the_bound_pod() -> None:
     assert user is not None and user["username"] == "system:serviceaccount:team:default"
     assert await auth.authenticate("admin-token") == {"username": "admin"}
     assert await auth.authenticate(token[:-2] + "xx") is None  # signature
+    vault, _ = auth.issue(SA, audiences=["vault"])
+    assert await auth.authenticate(vault) is None
+    assert (await auth.authenticate(vault, ["vault"]) or {}).get("username") == "system:serviceaccount:team:default"
     assert await Authenticator({}, b"other-key" * 4, get).authenticate(token) is None
     objects[("pods", "web")] = {**POD, "metadata": {**POD["metadata"], "uid": "recreated"}}
     assert await auth.authenticate(token) is None
