@@ -75,3 +75,32 @@ def test_patch_meta(model, field, meta):
 def test_every_patch_meta_entry_names_a_real_field():
     for model, field in schema.PATCH_META:
         assert field in schema.fields(model), (model, field)
+
+
+@pytest.mark.parametrize("model, field, present", [
+    ("V1Container", "restartPolicyRules", False),  # v1.34: not in v1.32
+    ("V1PodStatus", "observedGeneration", False),  # v1.33
+    ("V1DeploymentStatus", "terminatingReplicas", False),  # v1.33
+    ("V1Container", "resizePolicy", True),
+    ("V1PodSpec", "schedulingGates", True),
+    ("V1DeploymentSpec", "replicas", True),
+])
+def test_fields_are_exactly_v1_32s(model, field, present):
+    assert (field in schema.fields(model)) is present
+
+
+@pytest.mark.parametrize("model, field, kind, go", [
+    ("V1DeploymentSpec", "replicas", "int32", "int32"),
+    ("V1PodSpec", "terminationGracePeriodSeconds", "int64", "int64"),
+    ("V1PodSpec", "hostNetwork", "bool", "bool"),
+    ("V1PodSpec", "containers", "list", "[]v1.Container"),
+    ("V1ObjectMeta", "labels", "map", "map[string]string"),
+    ("V1ResourceRequirements", "limits", "map", "v1.ResourceList"),
+    ("V1ServicePort", "targetPort", "IntOrString", "intstr.IntOrString"),
+    ("V1ObjectMeta", "creationTimestamp", "Time", "v1.Time"),
+    ("V1Secret", "data", "map", "map[string][]uint8"),
+    ("V1Deployment", "spec", "struct", "v1.DeploymentSpec"),
+])
+def test_type_table_gives_go_types(model, field, kind, go):
+    t = schema.type_table(model)[field]
+    assert (t.kind, t.go) == (kind, go)

@@ -358,3 +358,15 @@ def test_custom_schemas_keyed_by_group_version_kind_do_not_collide(registry: Reg
     found = openapi.openapi_v3_document(registry, "other.example.org", "v1", schemas)
     assert found is not None
     assert index["apis/other.example.org/v1"]["serverRelativeURL"].endswith(f"hash={found[1]}")
+
+
+def test_only_v1_32_fields_with_go_integer_formats(registry: Registry) -> None:
+    """The installed client is newer than v1.32: its newer fields are not served, and integers
+    carry the format Go gives them."""
+    doc = load(registry, "", "v1")
+    container = doc["components"]["schemas"]["io.k8s.api.core.v1.Container"]["properties"]
+    assert "restartPolicyRules" not in container and "resizePolicy" in container
+    pod_status = doc["components"]["schemas"]["io.k8s.api.core.v1.PodStatus"]["properties"]
+    assert "observedGeneration" not in pod_status and "resize" in pod_status
+    assert walk(doc, "io.k8s.api.core.v1.Pod", "spec.terminationGracePeriodSeconds")["format"] == "int64"
+    assert walk(doc, "io.k8s.api.core.v1.Pod", "spec.containers.ports.containerPort")["format"] == "int32"

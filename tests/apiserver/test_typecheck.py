@@ -129,3 +129,14 @@ def test_typed(obj: dict[str, Any], want: str | None) -> None:
 ])
 def test_go_v(value: Any, want: str) -> None:
     assert objects.go_v(value) == want
+
+
+def test_fields_newer_than_v1_32_are_unknown_fields() -> None:
+    """What a v1.32 API server reports (and drops) for a field it does not have yet."""
+    pod = {"spec": {"containers": [{"name": "a", "image": "a", "restartPolicyRules": []}]},
+           "status": {"observedGeneration": 1}}
+    assert objects.unknown_fields(pod, "V1Pod") == ["spec.containers[0].restartPolicyRules", "status.observedGeneration"]
+    found = objects.type_mismatches(pod, "V1Pod", TYPED)
+    assert objects.typed_message(found) == (
+        'errors:\n  .spec.containers[name="a"].restartPolicyRules: field not declared in schema\n'
+        "  .status.observedGeneration: field not declared in schema")
