@@ -18,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from apimachinery.gctune import tune_for_long_lived_heap
 from apiserver import pki
 from apiserver.app import APIServer, ServerConfig
 
@@ -64,6 +65,7 @@ async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 
     # out of the garbage collector's generations, which would otherwise scan it again and again.
     gc.collect()
     gc.freeze()
+    tune_for_long_lived_heap()
     api = APIServer(store, ServerConfig(tokens=tokens, signing_key=signing_key, bookmark_interval=bookmark_interval,
                                         default_toleration_seconds=default_toleration_seconds,
                                         disable_admission_plugins=disable_admission_plugins))

@@ -211,6 +211,8 @@ async def _component(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _run(coro) -> int:  # type: ignore[no-untyped-def]
+    from apimachinery.gctune import tune_for_long_lived_heap
+    tune_for_long_lived_heap()  # every component holds caches of objects (see the module)
     try:
         import uvloop
         runner = asyncio.Runner(loop_factory=uvloop.new_event_loop)
