@@ -677,12 +677,17 @@ class Handlers:
         Deployment: strict decoding error: ...`); a patched object by the bare strict error."""
         schema_unknown = getattr(res, "unknown_fields", None)  # custom resources: their CRD's schema
         model = self.model_for(res)
-        if whole_object and model is not None and not schema_unknown:
+        # One quick walk answers the common case: every value typed, every field known.
+        clean = model is not None and not schema_unknown and objects.typed_and_known(obj, model)
+        if whole_object and model is not None and not schema_unknown and not clean:
             wrong = objects.type_mismatches(obj, model)
             if wrong:
                 raise BadRequest(f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '
                                  f"{objects.decode_message(wrong[0])}")
-        unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, model)
+        if clean:
+            unknown: list[str] = []
+        else:
+            unknown = schema_unknown(obj) if schema_unknown else objects.unknown_fields(obj, model)
         for path in unknown:  # dropped whatever the level, as Kubernetes' decoder drops them
             objects.remove_path(obj, path)
         if opts.field_validation == "Ignore":

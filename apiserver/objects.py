@@ -249,7 +249,8 @@ def _is_number(v: Any) -> bool:
 def _accepts(kind: str, v: Any, dialect: str) -> bool:
     """Whether a scalar of Go kind `kind` takes the JSON value `v` (never None here)."""
     if kind == "string" or kind in _STRINGS:
-        return isinstance(v, str) or (kind == "[]byte" and dialect == CONVERT and isinstance(v, list))
+        # A YAML body's unquoted timestamps arrive as dates: YAML-to-JSON makes them strings.
+        return isinstance(v, str | dt.date) or (kind == "[]byte" and dialect == CONVERT and isinstance(v, list))
     if kind == "bool":
         return isinstance(v, bool)
     if kind in _INT_RANGE:
@@ -315,14 +316,21 @@ def _record(out: list[TypeMismatch], m: TypeMismatch, dialect: str) -> None:
     out.append(m)
 
 
-def _ok_struct(value: dict[str, Any], model: str, dialect: str) -> bool:
+def typed_and_known(obj: dict[str, Any], model: str) -> bool:
+    """Whether every value of a built-in object has its Go type and every field is one the
+    schema declares: the common case, answered by one quick walk so that a write pays for
+    neither the paths of the type check nor the unknown-field walk."""
+    return _ok_struct(obj, model, DECODE, True)
+
+
+def _ok_struct(value: dict[str, Any], model: str, dialect: str, known_only: bool = False) -> bool:
     table = schema.type_table(model)
     for key, v in value.items():
         if v is None:
             continue
         t = table.get(key)
         if t is None:
-            if dialect == TYPED:
+            if dialect == TYPED or known_only:
                 return False
             continue
         kind = t.kind
@@ -330,7 +338,7 @@ def _ok_struct(value: dict[str, Any], model: str, dialect: str) -> bool:
             if type(v) is not str:
                 return False
         elif kind == "struct":
-            if type(v) is not dict or not _ok_struct(v, t.model or "", dialect):
+            if type(v) is not dict or not _ok_struct(v, t.model or "", dialect, known_only):
                 return False
         elif kind == "bool":
             if type(v) is not bool:
@@ -341,17 +349,17 @@ def _ok_struct(value: dict[str, Any], model: str, dialect: str) -> bool:
         elif kind == "int64" and type(v) is int:
             if not -9223372036854775808 <= v <= 9223372036854775807:
                 return False
-        elif not _ok(v, t, dialect):
+        elif not _ok(v, t, dialect, known_only):
             return False
     return True
 
 
-def _ok(v: Any, t: schema.GoType, dialect: str) -> bool:
+def _ok(v: Any, t: schema.GoType, dialect: str, known_only: bool = False) -> bool:
     kind = t.kind
     if kind == "string":
         return type(v) is str
     if kind == "struct":
-        return type(v) is dict and _ok_struct(v, t.model or "", dialect)
+        return type(v) is dict and _ok_struct(v, t.model or "", dialect, known_only)
     if kind == "list" or kind == "map":
         if type(v) is not (list if kind == "list" else dict):
             return False
@@ -360,10 +368,11 @@ def _ok(v: Any, t: schema.GoType, dialect: str) -> bool:
         assert elem is not None
         if elem.kind == "struct":
             model = elem.model or ""
-            return all(item is None or (type(item) is dict and _ok_struct(item, model, dialect)) for item in items)
+            return all(item is None or (type(item) is dict and _ok_struct(item, model, dialect, known_only))
+                       for item in items)
         if elem.kind == "string":
             return all(item is None or type(item) is str for item in items)
-        return all(item is None or _ok(item, elem, dialect) for item in items)
+        return all(item is None or _ok(item, elem, dialect, known_only) for item in items)
     if kind in _ANY:
         return True
     return _accepts(kind, v, dialect)
