@@ -827,7 +827,8 @@ def applied_type_check(res: ResourceInfo, applied: dict[str, Any], model: str) -
     wrong = objects.type_mismatches(applied, model, objects.TYPED)
     if not wrong:
         return
-    m = applied.get("metadata") if isinstance(applied.get("metadata"), dict) else {}
+    m = applied.get("metadata")
+    m = m if isinstance(m, dict) else {}
     where = f"{m.get('namespace') or ''}/{m.get('name') or ''}; {res.group}/{res.version}, Kind={res.kind}"
     raise StatusError(500, "", f"failed to create typed patch object ({where}): {objects.typed_message(wrong)}")
 

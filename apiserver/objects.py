@@ -13,6 +13,7 @@ import functools
 import random
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -363,7 +364,7 @@ def _ok(v: Any, t: schema.GoType, dialect: str, known_only: bool = False) -> boo
     if kind == "list" or kind == "map":
         if type(v) is not (list if kind == "list" else dict):
             return False
-        items = v if kind == "list" else v.values()
+        items: Iterable[Any] = v.values() if isinstance(v, dict) else v
         elem = t.elem
         assert elem is not None
         if elem.kind == "struct":
