@@ -70,6 +70,18 @@ def test_container_reads_a_token_that_authenticates_until_the_pod_is_gone(cluste
     assert ca.startswith("-----BEGIN CERTIFICATE-----")
     listing = c.kubectl("exec", "reader", "--", "ls", SA_DIR).out.split()
     assert listing == ["ca.crt", "namespace", "token"]
+    # the projection's defaultMode (420 = 0644), through the ..data symlinks
+    modes = c.kubectl("exec", "reader", "--", "stat", "-L", "-c", "%a %n", f"{SA_DIR}/token", f"{SA_DIR}/ca.crt").out
+    assert modes == f"644 {SA_DIR}/token\n644 {SA_DIR}/ca.crt\n"
+
+    # kubectl describe shows the mount and the volume as it does against Kubernetes
+    described = c.kubectl("describe", "pod", "reader").out
+    assert re.search(rf"^    Mounts:\n      {SA_DIR} from {vol['name']} \(ro\)$", described, re.M), described
+    volumes = described[described.index("\nVolumes:\n"):described.index("\nQoS Class:")]
+    assert re.sub(r" +", " ", volumes) == (
+        f"\nVolumes:\n {vol['name']}:\n Type: Projected (a volume that contains injected data from multiple "
+        "sources)\n TokenExpirationSeconds: 3607\n ConfigMapName: kube-root-ca.crt\n ConfigMapOptional: <nil>\n"
+        " DownwardAPI: true")
 
     claims = _claims(token)
     assert claims["sub"] == "system:serviceaccount:default:default"
