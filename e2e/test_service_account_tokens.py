@@ -158,3 +158,22 @@ spec:
     who = c.kubectl("auth", "whoami", "--token", token, "-o", "jsonpath={.status.userInfo.username}").out
     assert who == "system:serviceaccount:default:fleeting"
     c.kubectl("delete", "pod", "waiter", "--grace-period=1")
+
+
+def test_bare_api_server_with_the_service_account_plugin(tmp_path: Path) -> None:
+    """`mizzen apiserver` runs without controllers, so by default without the ServiceAccount
+    plug-in (as a bare kube-apiserver is run); turned on, it refuses pods until the
+    namespace's `default` ServiceAccount exists (nobody creates it here), then mounts its token."""
+    with Cluster.start(tmp_path / "off", command="apiserver") as c:
+        c.kubectl("run", "plain", "--image=busybox")
+        spec = json.loads(c.kubectl("get", "pod", "plain", "-o", "json").out)["spec"]
+        assert "serviceAccountName" not in spec and "volumes" not in spec
+    with Cluster.start(tmp_path / "on", "--disable-admission-plugins=", command="apiserver") as c:
+        r = c.kubectl("run", "early", "--image=busybox", check=False)
+        assert (r.code, r.err) == (1, 'Error from server (Forbidden): pods "early" is forbidden: error looking up '
+                                      'service account default/default: serviceaccount "default" not found\n')
+        c.kubectl("create", "serviceaccount", "default")
+        c.kubectl("run", "late", "--image=busybox")
+        spec = json.loads(c.kubectl("get", "pod", "late", "-o", "json").out)["spec"]
+        assert spec["serviceAccountName"] == "default"
+        assert [v["name"][:16] for v in spec["volumes"]] == ["kube-api-access-"]
