@@ -32,6 +32,9 @@ class StatusError(Exception):
     message: str
     details: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: the Status' ListMeta.continue (a 410 for a continue token too old to list consistently
+    #: carries one that continues inconsistently)
+    list_continue: str = ""
 
     def __str__(self) -> str:
         return self.message
@@ -40,7 +43,7 @@ class StatusError(Exception):
         body: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
-            "metadata": {},
+            "metadata": {"continue": self.list_continue} if self.list_continue else {},
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,

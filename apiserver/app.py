@@ -379,6 +379,7 @@ class APIServer:
             raise BadRequest(f'resourceVersionMatch: Unsupported value: "{match}"')
         if match and not rv:
             raise BadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+        exact = 0
         if rv and rv != "0":
             try:
                 want = int(rv)
@@ -386,11 +387,12 @@ class APIServer:
                 raise BadRequest(f"invalid resource version: {rv}") from None
             if want > self.store.revision:
                 raise errors.Timeout(f"Too large resource version: {want}, current: {self.store.revision}")
-            if match == "Exact" and want != self.store.revision:
-                raise errors.Gone(f"too old resource version: {want} ({self.store.revision})")
+            # Exact, and (Kubernetes' legacy paging) a resourceVersion with a limit and no match
+            if match == "Exact" or (not match and limit):
+                exact = want
         items, revision, token, remaining = await self.handlers.list(
             res, namespace, label_selector=label_sel, field_selector=field_sel, limit=limit,
-            continue_=req.arg("continue") or "")
+            continue_=req.arg("continue") or "", revision=exact)
         if self.wants_table(req):
             return json_response(self.table(req, res, [kv.obj for kv in items], str(revision), token, remaining))
         head: dict[str, Any] = {"resourceVersion": str(revision)}

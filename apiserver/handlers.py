@@ -31,6 +31,7 @@ from apiserver.conversion import convert, has_conversion
 from apiserver.objects import deepcopy, key_for, meta, prefix_for, rfc3339
 from apiserver.registry.validation import invalid
 from apiserver.storage import (
+    CompactedError,
     ConflictError,
     KeyExistsError,
     KeyNotFoundError,
@@ -42,6 +43,12 @@ log = logging.getLogger(__name__)
 
 MAX_OBJECT = 1536 * 1024  # 1.5 MiB, etcd's request limit under kube-apiserver
 UPDATE_RETRIES = 16
+# kube-apiserver's words for a continue token whose snapshot was compacted
+CONTINUE_TOO_OLD = (
+    "The provided continue parameter is too old to display a consistent list result. You can start a new list "
+    "without the continue parameter, or use the continue token in this response to retrieve the remainder of the "
+    "results. Continuing with the provided token results in an inconsistent list - objects that were created, "
+    "modified, or deleted between the time the first chunk was returned and now may show up in the list.")
 
 # Deleting these returns the object (Kubernetes' ReturnDeletedObject); others a Status.
 RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces"),
@@ -83,18 +90,33 @@ class Handlers:
         return kv
 
     async def list(self, res: ResourceInfo, namespace: str | None, *, label_selector: Any = None,
-                   field_selector: Any = None, limit: int = 0, continue_: str = "",
+                   field_selector: Any = None, limit: int = 0, continue_: str = "", revision: int = 0,
                    ) -> tuple[list[KeyValue], int, str, int | None]:
-        """Items, revision, continue token, remaining count (None when unknown)."""
+        """Items, revision, continue token, remaining count (None when unknown). A list is
+        one snapshot: at `revision` when given (resourceVersionMatch=Exact), and every page
+        after the first at the revision of the first, as etcd serves them; Gone when that
+        revision has left the retained history."""
         prefix = prefix_for(res, namespace)
         start_after = ""
         if continue_:
-            _, start_after = objects.decode_continue(continue_)
+            token_revision, start_after = objects.decode_continue(continue_)
             if not start_after.startswith(prefix):
                 raise BadRequest("continue key is not valid: key does not match the request")
+            revision = max(token_revision, 0)  # -1: continue at the current state (inconsistent)
+        try:
+            return await self._list(res, prefix, label_selector, field_selector, limit, start_after, revision)
+        except CompactedError as e:
+            if not continue_:
+                raise errors.Gone("The resourceVersion for the provided list is too old.") from None
+            err = errors.Gone(CONTINUE_TOO_OLD)
+            err.list_continue = objects.encode_continue(-1, start_after)
+            raise err from None
+
+    async def _list(self, res: ResourceInfo, prefix: str, label_selector: Any, field_selector: Any, limit: int,
+                    start_after: str, revision: int) -> tuple[list[KeyValue], int, str, int | None]:
         filtered = label_selector is not None or field_selector is not None
         if not filtered:
-            result = await self.store.list(prefix, limit=limit, start_after=start_after)
+            result = await self.store.list(prefix, limit=limit, start_after=start_after, revision=revision)
             token = ""
             if limit and result.remaining and result.items:
                 token = objects.encode_continue(result.revision, result.items[-1].key)
@@ -102,11 +124,10 @@ class Handlers:
         # With selectors, page through storage until `limit` matching items are found, as
         # the etcd3 store does.
         out: list[KeyValue] = []
-        revision = self.store.revision
         cursor = start_after
         page = max(limit * 2, 500) if limit else 0
         while True:
-            result = await self.store.list(prefix, limit=page, start_after=cursor)
+            result = await self.store.list(prefix, limit=page, start_after=cursor, revision=revision)
             revision = result.revision
             for i, kv in enumerate(result.items):
                 if self.matches(res, kv.obj, label_selector, field_selector):

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal
 
-from apiserver.storage.base import CompactedError, Event, StorageError
+from apiserver.storage.base import CompactedError, Event, KeyValue, StorageError
 
 HOT = 1024  # newest ring entries that keep their decoded Event
 
@@ -144,6 +144,21 @@ class WatchCache:
             if revision > self.revision - HOT:
                 entry.event = event
         return event
+
+    def values_at(self, revision: int, prefix: str) -> dict[str, KeyValue | None]:
+        """For each key under prefix changed after `revision`: its value at `revision` (None:
+        absent then), from the retained history (compacted <= revision <= self.revision).
+        Together with the current state this is a snapshot of the prefix at `revision`."""
+        if revision < self.compacted:
+            raise CompactedError(revision, self.compacted)
+        out: dict[str, KeyValue | None] = {}
+        ring, cap = self._ring, self.capacity
+        for rev in range(revision + 1, self.revision + 1):
+            entry = ring[rev % cap]
+            if entry is None or not entry.key.startswith(prefix) or entry.key in out:
+                continue
+            out[entry.key] = self.event_at(rev).prev
+        return out
 
     def watch(self, prefix: str, from_revision: int) -> CacheWatch:
         if self.closed:

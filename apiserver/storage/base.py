@@ -113,9 +113,10 @@ class Store(Protocol):
 
     async def get(self, key: str) -> KeyValue | None: ...
 
-    async def list(self, prefix: str, *, limit: int = 0, start_after: str = "") -> ListResult:
+    async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:
         """Keys under prefix in key order, after `start_after` (exclusive), at most `limit`
-        (0 = all), all at one revision."""
+        (0 = all), all at one revision: the current one, or `revision` (a snapshot, as etcd
+        serves a paginated list; CompactedError when it is older than the retained history)."""
         ...
 
     async def count(self, prefix: str) -> int: ...

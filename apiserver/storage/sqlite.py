@@ -274,9 +274,19 @@ class SQLiteStore:
     async def get(self, key: str) -> KeyValue | None:
         return self._state.get(key)
 
-    async def list(self, prefix: str, *, limit: int = 0, start_after: str = "") -> ListResult:
-        items, remaining = self._state.list(prefix, limit, start_after)
-        return ListResult(items, self._revision, remaining)
+    async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:
+        if not revision or revision >= self._revision:
+            items, remaining = self._state.list(prefix, limit, start_after)
+            return ListResult(items, self._revision, remaining)
+        # A snapshot: the current state with every key changed since put back as it was.
+        then = self._cache.values_at(revision, prefix)
+        current, _ = self._state.list(prefix, 0, start_after)
+        merged = {kv.key: kv for kv in current if kv.key not in then}
+        merged.update((k, kv) for k, kv in then.items() if kv is not None and k > start_after)
+        keys = sorted(merged)
+        if limit > 0 and len(keys) > limit:
+            return ListResult([merged[k] for k in keys[:limit]], revision, len(keys) - limit)
+        return ListResult([merged[k] for k in keys], revision, 0)
 
     async def count(self, prefix: str) -> int:
         return self._state.count(prefix)

@@ -1,6 +1,6 @@
-"""Watch streams as a client sees them, through the API server's ASGI entry (no sockets):
-timeoutSeconds ends the stream, bookmarks arrive when asked for, and a client that goes away
-leaves no watch behind in the store."""
+"""Reads as a client sees them, through the API server's ASGI entry (no sockets): watch
+streams (timeoutSeconds, bookmarks, clients that hang up) and lists (paginated lists are one
+snapshot, resourceVersionMatch=Exact, continue tokens older than the retained history)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ async def api(tmp_path: Path) -> AsyncIterator[APIServer]:
 
 
 async def call(api: APIServer, method: str, path: str, query: str = "", body: bytes = b"",
-               stream: Stream | None = None) -> Stream:
+               stream: Stream | None = None, content_type: bytes = b"application/json") -> Stream:
     s = stream or Stream()
     sent = False
 
@@ -69,7 +69,7 @@ async def call(api: APIServer, method: str, path: str, query: str = "", body: by
                 s.ended.set()
 
     scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(),
-             "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", b"application/json")]}
+             "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", content_type)]}
     await api(scope, receive, send)
     return s
 
@@ -124,3 +124,61 @@ async def test_a_client_that_hangs_up_leaves_no_watch_behind(api: APIServer) -> 
     assert store.stats["watchers"] == before
     await create(api, "b")  # and the store fans out to nobody
     assert all([e["object"]["metadata"]["name"] for e in s.events()] == ["a"] for s in streams)
+
+
+def names(s: Stream) -> list[str]:
+    body = orjson.loads(b"".join(s.chunks))
+    return [i["metadata"]["name"] for i in body["items"]]
+
+
+async def test_pages_of_a_list_are_one_snapshot(api: APIServer) -> None:
+    for n in ("a", "b", "c", "d"):
+        await create(api, n)
+    first = await call(api, "GET", BASE, "limit=2")
+    head = orjson.loads(b"".join(first.chunks))["metadata"]
+    assert names(first) == ["a", "b"] and head["remainingItemCount"] == 2
+    # Changes after the first page: c deleted, e created, d modified.
+    assert (await call(api, "DELETE", BASE + "/c")).status == 200
+    await create(api, "e")
+    patched = await call(api, "PATCH", BASE + "/d", body=b'{"data":{"x":"1"}}',
+                         content_type=b"application/merge-patch+json")
+    assert patched.status == 200
+    rest = await call(api, "GET", BASE, "limit=5&continue=" + head["continue"])
+    body = orjson.loads(b"".join(rest.chunks))
+    assert [(i["metadata"]["name"], i.get("data")) for i in body["items"]] == [("c", None), ("d", None)]
+    assert body["metadata"]["resourceVersion"] == head["resourceVersion"]
+    now = await call(api, "GET", BASE)
+    assert names(now) == ["a", "b", "d", "e"]
+
+
+async def test_exact_resource_version_lists_the_past(api: APIServer) -> None:
+    a = await create(api, "a")
+    await create(api, "b")
+    assert (await call(api, "DELETE", BASE + "/a")).status == 200
+    rv = a["metadata"]["resourceVersion"]
+    then = await call(api, "GET", BASE, f"resourceVersion={rv}&resourceVersionMatch=Exact")
+    assert then.status == 200 and names(then) == ["a"]
+    assert orjson.loads(b"".join(then.chunks))["metadata"]["resourceVersion"] == rv
+    newer = await call(api, "GET", BASE, f"resourceVersion={rv}&resourceVersionMatch=NotOlderThan")
+    assert names(newer) == ["b"]
+    legacy = await call(api, "GET", BASE, f"resourceVersion={rv}&limit=10")  # a limit makes it Exact
+    assert names(legacy) == ["a"]
+
+
+async def test_compacted_revisions_answer_410_and_an_inconsistent_continue(api: APIServer) -> None:
+    for n in ("a", "b", "c"):
+        old = await create(api, n)
+    first = await call(api, "GET", BASE, "limit=1")
+    token = orjson.loads(b"".join(first.chunks))["metadata"]["continue"]
+    await create(api, "d")
+    await api.store.compact(0)  # keep no history
+    expired = await call(api, "GET", BASE, "limit=10&continue=" + token)
+    status = orjson.loads(b"".join(expired.chunks))
+    assert expired.status == 410 and status["reason"] == "Expired"
+    assert status["message"].startswith("The provided continue parameter is too old to display a consistent list")
+    rest = await call(api, "GET", BASE, "limit=10&continue=" + status["metadata"]["continue"])
+    assert rest.status == 200 and names(rest) == ["b", "c", "d"]  # the rest, as it is now
+    exact = await call(api, "GET", BASE, f"resourceVersion={old['metadata']['resourceVersion']}"
+                       "&resourceVersionMatch=Exact")
+    assert exact.status == 410
+    assert orjson.loads(b"".join(exact.chunks))["message"] == "The resourceVersion for the provided list is too old."
