@@ -66,7 +66,7 @@ class _Metric:
                 raise ValueError(f"{self.name}: unexpected labels {sorted(set(kwargs) - set(self.labelnames))}")
         elif len(args) != len(self.labelnames):
             raise ValueError(f"{self.name}: expected labels {self.labelnames}")
-        return tuple(str(a) for a in args)
+        return tuple(map(str, args))
 
     def _header(self) -> list[str]:
         return [f"# HELP {self.name} {_escape(self.documentation)}", f"# TYPE {self.name} {self.kind}"]
