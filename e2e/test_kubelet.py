@@ -494,6 +494,50 @@ spec:
     _delete(cluster, "hooked", "badhook", "badhttphook")
 
 
+def test_run_interactive_with_stdin(cluster: Cluster) -> None:
+    """`kubectl run -i --rm`: kubectl's stdin reaches the container (stdin, stdinOnce), the
+    end of it closes the container's stdin, and the pod is deleted afterwards."""
+    r = cluster.kubectl("run", "stdin-echo", "-i", "--rm", "--restart=Never", "--image=busybox", "--",
+                        "sh", "-c", "read x; echo got $x", input="hello\n", timeout=90)
+    assert "got hello" in r.out
+    r = cluster.kubectl("run", "stdin-cat", "-i", "--rm", "--restart=Never", "--image=busybox", "--",
+                        "sh", "-c", "cat; echo eof", input="one\ntwo\n", timeout=90)
+    assert r.out.splitlines()[:3] == ["one", "two", "eof"]
+    for name in ("stdin-echo", "stdin-cat"):
+        cluster.wait_for(lambda name=name: cluster.kubectl("get", "pod", name, check=False).code != 0, 30,
+                         what=f"{name} deleted")
+
+
+def test_attach_stdin_stays_open_without_stdin_once(cluster: Cluster) -> None:
+    _apply(cluster, """
+apiVersion: v1
+kind: Pod
+metadata: {name: reader}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: c
+    image: busybox
+    stdin: true
+    command: [sh, -c, 'while read l; do echo "line $l"; done; echo closed']
+""")
+    _wait_status(cluster, "reader", "Running")
+    for word in ("a", "b"):
+        proc = subprocess.Popen(["kubectl", "attach", "-i", "reader"], env=cluster.env, text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert proc.stdin is not None
+            proc.stdin.write(f"{word}\n")
+            proc.stdin.flush()
+            cluster.wait_for(lambda word=word: f"line {word}" in _logs(cluster, "reader"), 30, what=f"line {word}")
+        finally:
+            proc.kill()
+            proc.wait(10)
+    # each client left, the container's stdin stayed open: it still runs, still reading
+    assert "closed" not in _logs(cluster, "reader") and _status(cluster, "reader") == "Running"
+    _delete(cluster, "reader")
+
+
 def test_init_containers_run_in_order(cluster: Cluster) -> None:
     _apply(cluster, """
 apiVersion: v1

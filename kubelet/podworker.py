@@ -409,7 +409,7 @@ class PodWorker:
             # hops each behind the default executor's few threads
             sb = self.rt.create_pod_sandbox_sync(self.uid, qos, containers, pids_limit=self.k.pod_pids_limit,
                                                  host_network=host_net)
-            return sb, _write_pod_files(pod_dir, hostname, hosts)
+            return sb, _write_pod_files(self.rt.pod_run_dir(self.uid), hostname, hosts)
         try:
             sb, files = await asyncio.to_thread(work)
         except (OSError, ContainerRuntimeError, ValueError) as exc:
@@ -495,7 +495,8 @@ class PodWorker:
             resources=c.get("resources") or {}, security=security_of(pod, c), hostname=self.sandbox["hostname"],
             netns_path=self.sandbox["netns"], ipc_ns_path=self.sandbox["ipc"], cgroup_parent=self.sandbox["cgroup"],
             labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.uid": self.uid,
-                    "mizzen.io/init": "true" if init else "false"})
+                    "mizzen.io/init": "true" if init else "false"},
+            stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")))
         try:
             handle = await self.rt.start_container(spec)
         except ImageNotPresent:

@@ -8,7 +8,7 @@ Endpoints (Kubernetes' kubelet paths)::
     GET /stats/summary                                                   (pods' CPU and memory)
     GET /containerLogs/{ns}/{pod}/{container}?follow&tailLines&timestamps&sinceSeconds&sinceTime&previous&limitBytes
     GET /exec/{ns}/{pod}/{container}?command=..&input&output&error&tty     (WebSocket, v5/v4.channel.k8s.io)
-    GET /attach/{ns}/{pod}/{container}?output&error                      (WebSocket; output only)
+    GET /attach/{ns}/{pod}/{container}?input&output&error&tty           (WebSocket, v5/v4.channel.k8s.io)
     GET /portforward/{ns}/{pod}                                          (WebSocket, SPDY/3.1+portforward.k8s.io)
 
 Wire it with ``port = await serve_kubelet(runtime, tls=(cert, key), authenticate=fn, stop=event)``
@@ -507,7 +507,7 @@ class KubeletServer:
             self._tasks.add(task)
         try:
             if attach:
-                await self._attach_session(ws, c, stdout, stderr, tty)
+                await self._attach_session(ws, c, stdin, stdout, stderr, tty)
             else:
                 await self._exec_session(ws, c, argv, stdin, stdout, stderr, tty)
         finally:
@@ -615,10 +615,13 @@ class KubeletServer:
                     size = json.loads(data)
                     proc.resize(int(size.get("Height", 0)), int(size.get("Width", 0)))
 
-    async def _attach_session(self, ws: web.WebSocketResponse, c: ContainerStatus, stdout: bool, stderr: bool,
-                              tty: bool) -> None:
+    async def _attach_session(self, ws: web.WebSocketResponse, c: ContainerStatus, stdin: bool, stdout: bool,
+                              stderr: bool, tty: bool) -> None:
         """Output of the container's main process from now on (its stdio belongs to the shim,
-        which records it in the log; stdin cannot be attached)."""
+        which records it in the log), and with ``stdin`` the client's input into the
+        container's stdin (a container with ``stdin: true``; the shim relays it)."""
+        sock = await self.runtime.attach_stdin(c.id) if stdin else None
+
         async def pump() -> None:
             async for batch in self.follow_log(c, LogOptions(follow=True), from_end=True, gone=lambda: ws.closed):
                 for stream, chunk in batch:
@@ -628,7 +631,7 @@ class KubeletServer:
                         await self._send(ws, STDERR if not tty else STDOUT, chunk)
 
         out = asyncio.ensure_future(pump())
-        client = asyncio.ensure_future(self._drain(ws))
+        client = asyncio.ensure_future(self._drain(ws) if sock is None else self._attach_input(ws, sock))
         try:
             await asyncio.wait({out, client}, return_when=asyncio.FIRST_COMPLETED)
             if out.done():
@@ -639,6 +642,29 @@ class KubeletServer:
             for t in (out, client):
                 t.cancel()
             await asyncio.gather(out, client, return_exceptions=True)
+            if sock is not None:
+                sock.close()     # this client is done with the container's stdin
+
+    @staticmethod
+    async def _attach_input(ws: web.WebSocketResponse, sock: socket.socket) -> None:
+        """Client frames of an attach: stdin data to the shim, the end of stdin (v5
+        ``[255, 0]``) as the end of this client's input; resizes are not applied."""
+        loop = asyncio.get_running_loop()
+        sock.setblocking(False)
+        open_ = True
+        async for msg in ws:
+            if msg.type != WSMsgType.BINARY or not msg.data:
+                continue
+            ch, data = msg.data[0], msg.data[1:]
+            if ch == STDIN and open_ and data:
+                try:
+                    await loop.sock_sendall(sock, data)
+                except OSError:          # stdin closed (stdinOnce used up, or the container ended)
+                    open_ = False
+            elif ch == CLOSE and data[:1] == bytes([STDIN]) and open_:
+                open_ = False
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
 
     @staticmethod
     async def _drain(ws: web.WebSocketResponse) -> None:

@@ -16,6 +16,7 @@ work runs in threads, waiting is done on pidfds, pipes and sockets)::
     await rt.container_stats(id)          # -> CgroupStats (cpu ns, memory, working set, pids)
     await rt.pod_stats(pod_uid, qos)      # -> CgroupStats of the pod cgroup
     await rt.reopen_container_log(id)     # after renaming the log file (rotation)
+    await rt.attach_stdin(id)             # -> socket into the container's stdin (stdin: true)
     await rt.create_pod_netns(pod_uid) / delete_pod_netns(pod_uid)
     await rt.open_connection_in_pod(netns_path, "127.0.0.1", 8080)  # tcpSocket/httpGet probes
     await rt.ensure_pod_cgroup(pod_uid, qos, containers) / remove_pod_cgroup(pod_uid, qos)
@@ -142,6 +143,9 @@ class ContainerSpec:
     log_path: str | None = None            # default <data_dir>/logs/<ns>_<pod>_<uid>/<name>/<attempt>.log
     oom_score_adj: int | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    stdin: bool = False          # a stdin the shim holds open for attach clients
+    stdin_once: bool = False     # closed when the first attach client is done with it
+    tty: bool = False            # a terminal for stdin/stdout/stderr (output logged as stdout)
 
 
 @dataclass
@@ -290,6 +294,9 @@ class Runtime:
         self.logs_dir = os.path.join(self.data_dir, "logs")
         os.makedirs(self.containers_dir, exist_ok=True)
         self._state_fs_checked = False
+        # container id -> (shim pid, its start time) of containers started here: waiting for
+        # an exit needs no read of state.json
+        self._shims: dict[str, tuple[int, int | None]] = {}
         self.images = images or ImageStore(os.path.join(self.data_dir, "images"))
         self.cgroups = CgroupManager(name)
         self._forkserver: ForkServerClient | None = None
@@ -320,6 +327,10 @@ class Runtime:
         if not linux.mounts_under(self.containers_dir) and not os.listdir(self.containers_dir):
             linux.mount(f"{self.name}-state", self.containers_dir, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                         "mode=0700")
+        # the pods' run directories (IPC namespace, /dev/shm, /etc/hosts...) likewise
+        os.makedirs(self.run_dir, exist_ok=True)
+        if self.run_dir not in linux.mounts_under(self.run_dir) and not os.listdir(self.run_dir):
+            linux.mount(f"{self.name}-run", self.run_dir, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV, "mode=0755")
         self._state_fs_checked = True
 
     def _fork_server(self) -> ForkServerClient:
@@ -463,6 +474,8 @@ class Runtime:
             raise StartFailed(f"container {cid}: the shim exited without an answer (see its shim.log)", cid)
         if "error" in reply:
             raise StartFailed(reply["error"], cid)
+        if reply.get("shim_pid"):
+            self._shims[cid] = (int(reply["shim_pid"]), reply.get("shim_start"))
         return ContainerHandle(id=cid, pid=int(reply["pid"]), log_path=log_path)
 
     @staticmethod
@@ -586,7 +599,11 @@ class Runtime:
         waiting: the shim's pidfd is watched by the event loop, so hundreds of pods can wait."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
-        st = await asyncio.to_thread(self._raw_state, cid)
+        known = self._shims.get(cid)
+        if known is not None:
+            st: dict[str, Any] = {"status": "running", "shim_pid": known[0], "shim_start": known[1]}
+        else:
+            st = await asyncio.to_thread(self._raw_state, cid)
         shim_pid = st.get("shim_pid")
         pidfd = -1
         if st.get("status") in ("created", "running") and shim_pid:
@@ -675,6 +692,7 @@ class Runtime:
 
     def remove_container_sync(self, cid: str) -> None:
         cdir = self._cdir(cid)
+        self._shims.pop(cid, None)
         status = self._status_sync(cid)
         if status is not None and status.state == "running":
             raise ContainerRuntimeError(f"container {cid} is running: stop it before removing it")
@@ -735,6 +753,29 @@ class Runtime:
 
     async def reopen_container_log(self, cid: str) -> None:
         await asyncio.to_thread(self.reopen_container_log_sync, cid)
+
+    def attach_stdin_sync(self, cid: str) -> socket.socket | None:
+        """A connection to the container's stdin (``stdin: true``): what is sent on it is what
+        the container reads; shutting down its write side ends this client's input (with
+        ``stdinOnce``, the container's stdin).  None when the container has no stdin (or it
+        was closed already)."""
+        cdir = self._cdir(cid)
+        try:
+            dfd = os.open(cdir, os.O_PATH | os.O_CLOEXEC)
+        except FileNotFoundError as exc:
+            raise ContainerNotFound(cid) from exc
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(shim.short_path(dfd, shim.ATTACH_SOCKET))
+        except OSError:
+            sock.close()
+            return None
+        finally:
+            os.close(dfd)
+        return sock
+
+    async def attach_stdin(self, cid: str) -> socket.socket | None:
+        return await asyncio.to_thread(self.attach_stdin_sync, cid)
 
     def container_cgroup(self, cid: str) -> str:
         """The container's relative cgroup name (for ``self.cgroups``)."""
@@ -909,6 +950,12 @@ class Runtime:
         self.pod_dir(pod_uid)  # validates the uid
         return os.path.join(self.run_dir, pod_uid)
 
+    def pod_run_dir(self, pod_uid: str) -> str:
+        """The pod's volatile files (``podfiles.write_pod_files``: /etc/hosts, ...), on this
+        runtime's tmpfs; removed with ``remove_pod_dir``."""
+        self._ensure_state_fs()
+        return self._pod_run_dir(pod_uid)
+
     async def create_pod_ipc(self, pod_uid: str, shm_size: int = 64 * 2**20) -> tuple[str, Mount]:
         """The pod's shared IPC namespace and /dev/shm, as Kubernetes gives every container of
         a pod (a tmpfs of ``shm_size``).  Returns (``ipc_ns_path``, the /dev/shm mount)."""
@@ -932,6 +979,7 @@ class Runtime:
         """What a pod's containers share, in one go (one thread, one unshare for both
         namespaces): ``create_pod_netns`` (unless ``host_network``), ``create_pod_ipc`` and
         ``ensure_pod_cgroup``.  Blocking; each step is idempotent."""
+        self._ensure_state_fs()
         ipc = os.path.join(self._pod_run_dir(pod_uid), "ipc")
         net = netns.create_pod_namespaces(None if host_network else self.pod_netns_name(pod_uid), ipc)
         shm = self._pod_shm_sync(pod_uid, shm_size)

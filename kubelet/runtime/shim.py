@@ -368,14 +368,16 @@ def set_process_name(name: str) -> None:
         f.write(name)
 
 
-def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int) -> None:
+def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int, in_fd: int = -1,
+                tty: bool = False) -> None:
     try:
         set_process_name("mizzen-init")
         os.setsid()
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
+        os.dup2(in_fd if in_fd >= 0 else os.open("/dev/null", os.O_RDONLY), 0)
         os.dup2(out_w, 1)
         os.dup2(err_fd, 2)
+        if tty:
+            fcntl.ioctl(1, termios.TIOCSCTTY, 0)   # the terminal becomes the session's
         os.closerange(3, errpipe_w)
         os.closerange(errpipe_w + 1, 65536)
         container_init(cfg, errpipe_w)
@@ -440,22 +442,110 @@ class CRILogWriter:
             data = data[n:]
 
 
-def pump(streams: dict[int, str], writer: CRILogWriter, wake_fd: int = -1, log_path: str = "") -> None:
+ATTACH_SOCKET = "attach"
+
+
+def short_path(dir_fd: int, name: str) -> str:
+    """A path to ``name`` in the directory open as ``dir_fd`` that fits a unix socket address
+    (108 bytes), whatever the directory's own path length."""
+    return f"/proc/self/fd/{dir_fd}/{name}"
+
+
+class StdinRelay:
+    """The container's stdin (``stdin: true``): bytes from one attach client at a time
+    (connections to the ``attach`` socket in the container's directory) go into the
+    container's stdin pipe, or terminal.  When a client ends its input or leaves and the
+    container has ``stdinOnce``, the container's stdin is closed (EOF; on a terminal, an
+    end-of-file character) and no further client is taken."""
+
+    def __init__(self, listener: socket.socket, stdin_w: int, once: bool, tty: bool) -> None:
+        self.listener = listener
+        self.stdin_w = stdin_w
+        self.once = once
+        self.tty = tty
+        self.client: socket.socket | None = None
+        self.buf = b""
+        self.closed = False
+        os.set_blocking(stdin_w, False)
+
+    def interest(self) -> dict[int, int]:
+        if self.closed:
+            return {}
+        if self.buf:
+            return {self.stdin_w: select.POLLOUT}
+        if self.client is not None:
+            return {self.client.fileno(): select.POLLIN}
+        return {self.listener.fileno(): select.POLLIN}
+
+    def handle(self, fd: int) -> None:
+        if fd == self.listener.fileno():
+            with contextlib.suppress(OSError):
+                self.client, _ = self.listener.accept()
+        elif self.client is not None and fd == self.client.fileno():
+            try:
+                data = self.client.recv(65536)
+            except OSError:
+                data = b""
+            if data:
+                self.buf = data
+                return
+            self.client.close()
+            self.client = None
+            if self.once:
+                self.close()
+        elif fd == self.stdin_w:
+            try:
+                self.buf = self.buf[os.write(self.stdin_w, self.buf):]
+            except BlockingIOError:
+                pass
+            except OSError:           # the container closed its stdin
+                self.close()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        self.listener.close()
+        if self.tty:
+            with contextlib.suppress(OSError):
+                os.write(self.stdin_w, b"\x04")
+        else:
+            os.close(self.stdin_w)
+
+
+def pump(streams: dict[int, str], writer: CRILogWriter, wake_fd: int = -1, log_path: str = "",
+         relay: StdinRelay | None = None) -> None:
     """Copy the container's output into the log until both pipes close.  A byte on
     ``wake_fd`` (SIGUSR1, see ``run_shim``) reopens ``log_path``: the kubelet rotates a log by
-    renaming it, then asks for a reopen (CRI ReopenContainerLog)."""
+    renaming it, then asks for a reopen (CRI ReopenContainerLog).  ``relay`` feeds the
+    container's stdin meanwhile."""
     poller = select.poll()
     for fd in streams:
         poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     if wake_fd >= 0:
         poller.register(wake_fd, select.POLLIN)
     open_fds = set(streams)
+    relay_fds: dict[int, int] = {}
     while open_fds:
+        if relay is not None:
+            want = relay.interest()
+            for fd in relay_fds:
+                if fd not in want:
+                    poller.unregister(fd)
+            for fd, ev in want.items():
+                (poller.modify if fd in relay_fds else poller.register)(fd, ev)
+            relay_fds = want
         try:
             events = poller.poll()
         except InterruptedError:
             continue
         for fd, _ev in events:
+            if fd in relay_fds and relay is not None:
+                relay.handle(fd)
+                continue
             if fd == wake_fd:
                 with contextlib.suppress(BlockingIOError):
                     while os.read(wake_fd, 64):
@@ -499,15 +589,30 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
     log_path = cfg["log_path"]
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    spec = cfg.get("spec") or {}
+    tty = bool(spec.get("tty"))
+    in_r = stdin_w = -1
+    listener: socket.socket | None = None
+    if tty:
+        # one terminal for stdin, stdout and stderr; what the container writes is "stdout"
+        out_r, out_w = os.openpty()
+        err_r, err_w = -1, out_w
+        if spec.get("stdin"):
+            in_r, stdin_w = out_w, os.dup(out_r)
+    else:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        if spec.get("stdin"):
+            in_r, stdin_w = os.pipe()
+    if stdin_w >= 0:
+        listener = _attach_listener(cdir)
     ep_r, ep_w = os.pipe2(os.O_CLOEXEC)
     linux.unshare(linux.CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
-        _child_main(cfg, out_w, err_w, ep_w)
-    os.close(out_w)
-    os.close(err_w)
+        _child_main(cfg, out_w, err_w, ep_w, in_r, tty)
+    for fd in {out_w, err_w, in_r} - {-1}:
+        os.close(fd)
     os.close(ep_w)
     chunks = []
     while True:
@@ -520,8 +625,10 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
         # as containerd reports it: exit code 128, reason StartError, never started
         message = "unable to start container process: " + b"".join(chunks).decode(errors="replace")
         os.waitpid(pid, 0)
-        for fd in (out_r, err_r):
+        for fd in {out_r, err_r, stdin_w} - {-1}:
             os.close(fd)
+        if listener is not None:
+            listener.close()
         update_state(cdir, status="exited", pid=0, started_at="", finished_at=rfc3339_nano(), exit_code=128,
                      reason="StartError", message=message, oom_killed=False)
         with contextlib.suppress(OSError):
@@ -537,10 +644,14 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
     signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     signal.signal(signal.SIGUSR1, lambda _sig, _frame: None)
     with contextlib.suppress(OSError):
-        send_msg(conn, {"pid": pid})
+        send_msg(conn, {"pid": pid, "shim_pid": os.getpid(), "shim_start": proc_start_time(os.getpid())})
     conn.close()
     writer = CRILogWriter(log_fd)
-    pump({out_r: "stdout", err_r: "stderr"}, writer, wake_r, log_path)
+    relay = StdinRelay(listener, stdin_w, bool(spec.get("stdin_once")), tty) if listener is not None else None
+    streams = {out_r: "stdout"} if tty else {out_r: "stdout", err_r: "stderr"}
+    pump(streams, writer, wake_r, log_path, relay)
+    if relay is not None:
+        relay.close()
     log_fd = writer.fd
     _, status = os.waitpid(pid, 0)
     code = exit_code_of(status)
@@ -554,6 +665,19 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
     update_state(cdir, status="exited", finished_at=rfc3339_nano(), exit_code=code, reason=reason,
                  message="", oom_killed=oom, signal=os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0)
     os.close(log_fd)
+
+
+def _attach_listener(cdir: str) -> socket.socket:
+    """The unix socket attach clients (the kubelet server) connect to, in the container's
+    directory (root-only)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dfd = os.open(cdir, os.O_PATH | os.O_CLOEXEC)
+    try:
+        sock.bind(short_path(dfd, ATTACH_SOCKET))
+    finally:
+        os.close(dfd)
+    sock.listen(8)
+    return sock
 
 
 def _oom_seen(cfg: dict[str, Any]) -> bool:
@@ -663,6 +787,9 @@ def serve_connection(conn_fd: int, extra_fds: list[int]) -> None:
     except OSError:
         pass
     reset_signals()
+    # a write to a peer that went away (the kubelet, a container's closed stdin) is an
+    # error to handle, not the shim's death (the container's process resets this)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     conn = socket.socket(fileno=conn_fd)
     req = recv_msg(conn)
     if req is None:

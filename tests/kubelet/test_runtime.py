@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -218,7 +219,7 @@ async def test_pod_shared_ipc_and_shm(rt: Runtime) -> None:
     for h in (a, b, c):
         await rt.remove_container(h.id)
     await rt.remove_pod_dir("u1")
-    assert rt.run_dir not in read_text("/proc/self/mountinfo")
+    assert f"{rt.run_dir}/u1" not in read_text("/proc/self/mountinfo")
 
 
 async def test_exit_code_and_cri_log(rt: Runtime) -> None:
@@ -547,3 +548,40 @@ def test_merge_image_config() -> None:
     ]
     for image, command, args, expected in cases:
         assert merge_image_config(image, command, args) == expected
+
+
+async def test_stdin_once_relays_one_client_then_closes(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "cat; echo done"], stdin=True, stdin_once=True))
+    sock = await rt.attach_stdin(h.id)
+    assert sock is not None
+    with sock:
+        sock.sendall(b"abc\n")
+        sock.shutdown(socket.SHUT_WR)      # this client's input ends: with stdinOnce, the container's
+        st = await rt.wait_container(h.id, 30)
+    assert st.exit_code == 0
+    assert texts(h.log_path) == ["abc", "done"]
+    assert await rt.attach_stdin(h.id) is None   # nothing to attach to any more
+
+
+async def test_stdin_stays_open_across_clients_and_tty(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sh", "-c", "while read l; do echo got $l; done"], stdin=True))
+    for word in (b"a", b"b"):
+        sock = await rt.attach_stdin(h.id)
+        assert sock is not None
+        with sock:
+            sock.sendall(word + b"\n")
+            await wait_for_log(h.log_path, f"got {word.decode()}")
+    assert (await rt.container_status(h.id)).state == "running"   # type: ignore[union-attr]
+    t = await rt.start_container(spec(["sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo terminal; read x; echo got $x"],
+                                      name="t", stdin=True, stdin_once=True, tty=True))
+    sock = await rt.attach_stdin(t.id)
+    assert sock is not None
+    with sock:
+        sock.sendall(b"yes\n")
+        st = await rt.wait_container(t.id, 30)
+    assert st.exit_code == 0
+    lines = [x.strip() for x in texts(t.log_path)]
+    assert lines[0] == "terminal" and "got yes" in lines
+    no_stdin = await rt.start_container(spec(["true"], name="n"))
+    assert await rt.attach_stdin(no_stdin.id) is None
+    await rt.stop_container(h.id, 0)
