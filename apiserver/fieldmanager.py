@@ -438,19 +438,43 @@ def _created_children(value: dict[str, Any], t: _Type, zero: bool, skip: set[str
     """The FieldsV1 children of a map or struct; `zero`: the struct exists in its parent's
     zero value (so its zero-valued struct fields exist too and are not owned themselves)."""
     out: dict[str, Any] = {}
-    struct = t.kind == "struct"
-    for k, v in value.items():
-        if k in skip:
-            continue
-        ct = _child(t, k)
-        in_zero = struct and _in_zero_value(t, k, ct)
-        if zero and struct and k == "creationTimestamp" and t.model == "V1ObjectMeta" and v is None:
-            continue  # null is the zero metav1.Time: no change
-        child_zero = zero and in_zero and ct.kind == "struct" and not ct.atomic and isinstance(v, dict)
-        node = _created_node(v, ct, child_zero, not zero or not in_zero)
-        if node is not None:
-            out["f:" + k] = node
+    if t.kind != "struct":  # a map (or no schema): one type for every key, nothing in a zero value
+        ct = _child(t, "")
+        for k, v in value.items():
+            if k in skip:
+                continue
+            if isinstance(v, (dict, list)):
+                node = _created_node(v, ct, False, True)
+                if node is not None:
+                    out["f:" + k] = node
+            else:
+                out["f:" + k] = {}
+    else:
+        table = _FIELDS.get(t.model)
+        if table is None:
+            table = _FIELDS[t.model] = {}
+        for k, v in value.items():
+            if k in skip:
+                continue
+            info = table.get(k)
+            if info is None:
+                ct = _child(t, k)
+                in_zero = _in_zero_value(t, k, ct)
+                info = table[k] = (ct, in_zero, in_zero and ct.kind == "struct" and not ct.atomic)
+            ct, in_zero, zero_struct = info
+            if isinstance(v, (dict, list)):
+                node = _created_node(v, ct, zero and zero_struct and isinstance(v, dict), not zero or not in_zero)
+                if node is not None:
+                    out["f:" + k] = node
+            elif v is None and zero and k == "creationTimestamp" and t.model == "V1ObjectMeta":
+                continue  # null is the zero metav1.Time: no change
+            else:
+                out["f:" + k] = {}
     return {pe: out[pe] for pe in sorted(out)} if len(out) > 1 else out
+
+
+#: per struct model, field name -> (type, exists in the zero value, is a struct in the zero value)
+_FIELDS: dict[str | None, dict[str, tuple[_Type, bool, bool]]] = {}
 
 
 def _created_node(value: Any, t: _Type, zero: bool, member: bool) -> dict[str, Any] | None:

@@ -17,6 +17,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 __all__ = [
     "Path",
     "ancestors",
@@ -34,7 +36,10 @@ Path = tuple[str, ...]
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # what orjson refuses (integers beyond 64 bits): the same text, slower
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def element(field: str) -> str:
