@@ -7,7 +7,7 @@ Kubernetes uses). ConfigMap, Secret, downwardAPI and projected contents are writ
 Kubernetes' AtomicWriter scheme: files live in a timestamped ``..<ts>`` directory, ``..data``
 is a symlink to it swapped atomically with ``rename``, and each visible name is a symlink
 through ``..data``. A container's bind mount of the volume directory therefore sees updates
-(a new ``..data``) at once, and never a half-written file. Secret volumes and
+(a new ``..data``) at once, and never a half-written file. Secret and projected volumes and
 ``emptyDir.medium: Memory`` are tmpfs mounts whose source is named ``mizzen-...``.
 
 ``serviceAccountToken`` projections hold real tokens: ``ServiceAccountTokens.fetch`` asks the
@@ -316,6 +316,7 @@ def setup_volumes(pod: Obj, pod_dir: str, sources: envvars.Sources, *, host_ip: 
                 write_atomic(d, downward_payload(pod, da.get("items") or [], int(da.get("defaultMode", DEFAULT_MODE)),
                                                  host_ip, pod_ip, alloc))
             elif "projected" in vol:
+                _tmpfs(d, tmpfs_name)  # as Kubernetes' projected plugin: tokens never touch the disk
                 write_atomic(d, projected_payload(pod, vol, sources, host_ip, pod_ip, alloc, out.skipped, tokens))
             else:
                 out.skipped.append(f'volume "{name}": this volume type is not supported by the mizzen kubelet')

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,14 @@ def _pod(*vols: dict) -> dict:
 
 def _read(p: Path) -> str:
     return p.read_text()
+
+
+@pytest.fixture(autouse=True)
+def _no_mount_left(tmp_path: Path) -> Iterator[None]:
+    """Secret and projected volumes are tmpfs mounts: none outlives its test."""
+    yield
+    for mp in sorted(linux.mounts_under(str(tmp_path)), reverse=True):
+        linux.umount2(mp, linux.MNT_DETACH)
 
 
 def test_atomic_writer_swaps_data_and_prunes(tmp_path: Path) -> None:
@@ -80,6 +89,7 @@ def test_configmap_update_reaches_files(tmp_path: Path) -> None:
     assert _read(f) == "new"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="projected volumes are tmpfs, which needs root")
 def test_downward_api_and_projected(tmp_path: Path) -> None:
     pod = _pod({"name": "d", "downwardAPI": {"items": [
                     {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}},
