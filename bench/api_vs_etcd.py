@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import aiohttp
@@ -141,6 +142,15 @@ def bench_mizzen(seconds: float, concurrency: int, fanout_runs: int = 3) -> dict
         headers = {"Authorization": f"Bearer {cfg['users'][0]['user']['token']}",
                    "Content-Type": "application/json"}
         base = f"{server}/api/v1/namespaces/default/configmaps"
+        ctx = ssl.create_default_context(cadata=ca)
+        for _ in range(300):  # ready: start-up work (the OpenAPI documents) done, as kubectl finds it
+            try:
+                with urllib.request.urlopen(f"{server}/readyz", context=ctx, timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            time.sleep(0.05)
 
         def session(limit: int) -> aiohttp.ClientSession:
             conn = aiohttp.TCPConnector(limit=limit, ssl=ssl.create_default_context(cadata=ca))
