@@ -47,7 +47,12 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 DEFAULT_BACKOFF_BASE = 10.0
-API_CONNECTIONS = 8
+API_CONNECTIONS = 32
+# Kubernetes' kubelet defaults (KubeletConfiguration eventRecordQPS, eventBurst): events are
+# written at most this fast, so that a burst of pod starts does not queue its status writes
+# behind three events per pod at the API server
+EVENT_QPS = 50.0
+EVENT_BURST = 100
 
 
 def pod_pids_limit_from_env() -> int | None:
@@ -70,14 +75,14 @@ class Kubelet:
 
     def __init__(self, client: ApiClient, node_name: str, data_dir: Path | str, *, port: int = 0,
                  backoff_base: float | None = None, runtime: Runtime | None = None,
-                 pod_pids_limit: int | None = None) -> None:
+                 pod_pids_limit: int | None = None, events_client: ApiClient | None = None) -> None:
         self.client = client
         self.node_name = node_name
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.runtime = runtime or Runtime(str(self.data_dir))
         self.node = NodeAgent(client, node_name, str(self.data_dir), port=port)
-        self.recorder = EventRecorder(client, "kubelet", host=node_name)
+        self.recorder = EventRecorder(events_client or client, "kubelet", host=node_name)
         self.backoff_base = backoff_base if backoff_base is not None else backoff_base_from_env()
         self.pod_pids_limit = pod_pids_limit if pod_pids_limit is not None else pod_pids_limit_from_env()
         self.node_ip = NODE_IP
@@ -229,9 +234,11 @@ async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, s
     # pod status writes then never opens (and TLS-handshakes) one connection per pod
     client = ApiClient.from_kubeconfig(kubeconfig_path, user_agent=f"kubelet/v1.32.4-mizzen ({node_name})",
                                        max_connections=API_CONNECTIONS)
+    events = ApiClient.from_kubeconfig(kubeconfig_path, user_agent=f"kubelet/v1.32.4-mizzen ({node_name})",
+                                       max_connections=2, qps=EVENT_QPS, burst=EVENT_BURST)
     server: Any = None
     try:
-        k = Kubelet(client, node_name, data_dir, port=port, backoff_base=backoff_base)
+        k = Kubelet(client, node_name, data_dir, port=port, backoff_base=backoff_base, events_client=events)
         if serve and not port:
             server = await _start_server(k, client)
         if on_started is not None:
@@ -241,6 +248,7 @@ async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, s
         if server is not None:
             await server.stop()
         await client.close()
+        await events.close()
 
 
 async def _start_server(k: Kubelet, client: ApiClient) -> Any:

@@ -334,6 +334,7 @@ class CgroupManager:
 
     def ensure(self, rel: str, limits: CgroupLimits | None = None) -> CgroupPaths:
         """Create the cgroup ``rel`` (and its parents) in every controller; apply ``limits``."""
+        fresh = not any(os.path.isdir(d) for d in self.paths(rel).all())
         if self.version == 2:
             self._ensure_v2(rel)
         else:
@@ -341,7 +342,7 @@ class CgroupManager:
                 os.makedirs(os.path.join(base, rel.strip("/")), exist_ok=True)
         p = self.paths(rel)
         if limits is not None:
-            self.apply(p, limits)
+            self.apply(p, limits, fresh=fresh)
         return p
 
     def _ensure_v2(self, rel: str) -> None:
@@ -372,32 +373,41 @@ class CgroupManager:
             except OSError as exc:
                 log.warning("cannot enable %s in %s: %s", want, path, exc)
 
-    def apply(self, p: CgroupPaths, lim: CgroupLimits) -> None:
+    def apply(self, p: CgroupPaths, lim: CgroupLimits, fresh: bool = False) -> None:
+        """Write ``lim`` into the cgroup's files. A ``fresh`` cgroup (just made) already has
+        the kernel's defaults, which are then not written again (a burst of pod starts spent
+        its cgroup time in writes of "no limit" to new cgroups)."""
         d: str | None
+
+        def put(path: str, value: str, default: str, optional: bool = False) -> None:
+            if fresh and value == default:
+                return
+            (_write_opt if optional else _write)(path, value)
+
         if self.version == 2:
             d = p.dirs[""]
-            _write_opt(os.path.join(d, "cpu.weight"), str(cpu_weight(lim.cpu_shares)))
+            put(os.path.join(d, "cpu.weight"), str(cpu_weight(lim.cpu_shares)), "100", True)
             quota = "max" if lim.cpu_quota_us < 0 else str(lim.cpu_quota_us)
-            _write_opt(os.path.join(d, "cpu.max"), f"{quota} {lim.cpu_period_us}")
-            _write_opt(os.path.join(d, "memory.max"),
-                       "max" if lim.memory_bytes is None else str(lim.memory_bytes))
+            put(os.path.join(d, "cpu.max"), f"{quota} {lim.cpu_period_us}", f"max {QUOTA_PERIOD_US}", True)
+            put(os.path.join(d, "memory.max"), "max" if lim.memory_bytes is None else str(lim.memory_bytes),
+                "max", True)
             if lim.memory_bytes is not None:
                 _write_opt(os.path.join(d, "memory.swap.max"), "0")
-            _write_opt(os.path.join(d, "pids.max"),
-                       "max" if lim.pids_max is None else str(lim.pids_max))
+            put(os.path.join(d, "pids.max"), "max" if lim.pids_max is None else str(lim.pids_max), "max", True)
             return
         if (d := p.dirs.get("cpu")) is not None:
-            _write(os.path.join(d, "cpu.shares"), str(lim.cpu_shares))
-            _write(os.path.join(d, "cpu.cfs_period_us"), str(lim.cpu_period_us))
-            _write(os.path.join(d, "cpu.cfs_quota_us"), str(lim.cpu_quota_us))
+            put(os.path.join(d, "cpu.shares"), str(lim.cpu_shares), str(SHARES_PER_CPU))
+            if not (fresh and lim.cpu_quota_us < 0 and lim.cpu_period_us == QUOTA_PERIOD_US):
+                _write(os.path.join(d, "cpu.cfs_period_us"), str(lim.cpu_period_us))
+                _write(os.path.join(d, "cpu.cfs_quota_us"), str(lim.cpu_quota_us))
         if (d := p.dirs.get("memory")) is not None:
-            _write(os.path.join(d, "memory.limit_in_bytes"),
-                   "-1" if lim.memory_bytes is None else str(lim.memory_bytes))
+            put(os.path.join(d, "memory.limit_in_bytes"),
+                "-1" if lim.memory_bytes is None else str(lim.memory_bytes), "-1")
             if lim.memory_bytes is not None:
                 # no swap beyond the limit, when the kernel accounts swap at all
                 _write_opt(os.path.join(d, "memory.memsw.limit_in_bytes"), str(lim.memory_bytes))
         if (d := p.dirs.get("pids")) is not None:
-            _write(os.path.join(d, "pids.max"), "max" if lim.pids_max is None else str(lim.pids_max))
+            put(os.path.join(d, "pids.max"), "max" if lim.pids_max is None else str(lim.pids_max), "max")
 
     # ---- membership ---------------------------------------------------------------------
 

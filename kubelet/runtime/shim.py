@@ -48,6 +48,7 @@ import sys
 import termios
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from kubelet.runtime import linux
@@ -130,11 +131,14 @@ def exit_code_of(status: int) -> int:
 def reset_signals() -> None:
     """Default dispositions and an empty mask: ignored signals survive execve (Python itself
     ignores SIGPIPE), and a container must start with a clean slate."""
-    for sig in range(1, signal.NSIG):
+    for sig in signal.valid_signals():
         if sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
+        # Python knows every disposition (it read them at start and set the ones it changed):
+        # only those not already the default cost a system call
         with contextlib.suppress(OSError, ValueError, RuntimeError):
-            signal.signal(sig, signal.SIG_DFL)
+            if signal.getsignal(sig) != signal.SIG_DFL:
+                signal.signal(sig, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
@@ -200,8 +204,11 @@ class StartError(Exception):
 # --------------------------------------------------------------------------- container init
 
 
-def setup_rootfs(cfg: dict[str, Any]) -> None:
-    """Mount the container's root and pivot into it (runs in the new mount namespace)."""
+def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None) -> None:
+    """Mount the container's root and pivot into it (runs in the new mount namespace).
+    ``joined()`` returns once the process is in its cgroups and cgroup namespace: it is
+    called as late as the cgroup filesystem mount allows (after the other mounts, unless a
+    volume goes below /sys)."""
     rootfs = cfg["rootfs"]
     privileged = cfg.get("privileged", False)
     linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
@@ -240,8 +247,12 @@ def setup_rootfs(cfg: dict[str, Any]) -> None:
     sys_flags = nsd | (0 if privileged else linux.MS_RDONLY)
     linux.mount("sysfs", sys_, "sysfs", sys_flags)
 
-    if cfg.get("cgroup_mounts"):
-        _mount_cgroupfs(os.path.join(sys_, "fs", "cgroup"), cfg["cgroup_mounts"], privileged)
+    cgroup_late = not any((m.get("container_path") or "").rstrip("/").startswith("/sys")
+                          for m in cfg.get("mounts") or [])
+    if not cgroup_late:
+        joined()
+        if cfg.get("cgroup_mounts"):
+            _mount_cgroupfs(os.path.join(sys_, "fs", "cgroup"), cfg["cgroup_mounts"], privileged)
 
     for m in cfg.get("mounts") or []:
         src = m["host_path"]
@@ -271,6 +282,11 @@ def setup_rootfs(cfg: dict[str, Any]) -> None:
     workdir = cfg.get("working_dir") or "/"
     with contextlib.suppress(OSError):
         os.makedirs(secure_join(rootfs, workdir), 0o755, exist_ok=True)
+
+    if cgroup_late:
+        joined()
+        if cfg.get("cgroup_mounts"):
+            _mount_cgroupfs(os.path.join(sys_, "fs", "cgroup"), cfg["cgroup_mounts"], privileged)
 
     os.chdir(rootfs)
     linux.pivot_root(".", ".")
@@ -316,14 +332,25 @@ def apply_identity(cfg: dict[str, Any]) -> None:
         linux.set_no_new_privs()
 
 
-def container_init(cfg: dict[str, Any], err_w: int) -> None:
-    """Everything between the shim's fork and the container's execve (PID 1, new pid ns)."""
-    for path in cfg.get("cgroup_procs") or []:
+def join_cgroups(procs_files: list[str], pid: int = 0) -> None:
+    """Move ``pid`` (0: the caller) into the cgroups whose ``cgroup.procs`` files are given."""
+    for path in procs_files:
         fd = os.open(path, os.O_WRONLY)
         try:
-            os.write(fd, b"0")
+            os.write(fd, str(pid).encode())
         finally:
             os.close(fd)
+
+
+def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1) -> None:
+    """Everything between the shim's fork and the container's execve (PID 1, new pid ns).
+
+    With ``joined_r`` the shim moves this process into its cgroups meanwhile (on cgroup v1
+    each move waits for an RCU grace period, ~10-20 ms here, which the mounts below then
+    overlap); a byte on ``joined_r`` says it is done, EOF that it failed. The cgroup
+    namespace is unshared only then, so that its root is the container's own cgroup."""
+    if joined_r < 0:
+        join_cgroups(cfg.get("cgroup_procs") or [])
     if cfg.get("oom_score_adj") is not None:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(cfg["oom_score_adj"]))
@@ -334,11 +361,19 @@ def container_init(cfg: dict[str, Any], err_w: int) -> None:
                 linux.setns(fd, flag)
             finally:
                 os.close(fd)
-    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS | linux.CLONE_NEWCGROUP
+    flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS
     linux.unshare(flags if cfg.get("ipcns") else flags | linux.CLONE_NEWIPC)
     if cfg.get("hostname"):
         linux.sethostname(cfg["hostname"])
-    setup_rootfs(cfg)
+
+    def joined() -> None:
+        if joined_r >= 0:
+            ok = os.read(joined_r, 1)
+            os.close(joined_r)
+            if not ok:
+                raise StartError("the container could not be moved into its cgroups (see the shim log)")
+        linux.unshare(linux.CLONE_NEWCGROUP)
+    setup_rootfs(cfg, joined)
     env = list(cfg.get("env") or [])
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, "PATH=" + DEFAULT_PATH)
@@ -369,7 +404,7 @@ def set_process_name(name: str) -> None:
 
 
 def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int, in_fd: int = -1,
-                tty: bool = False) -> None:
+                tty: bool = False, joined_r: int = -1) -> None:
     try:
         set_process_name("mizzen-init")
         os.setsid()
@@ -378,9 +413,12 @@ def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int, in
         os.dup2(err_fd, 2)
         if tty:
             fcntl.ioctl(1, termios.TIOCSCTTY, 0)   # the terminal becomes the session's
-        os.closerange(3, errpipe_w)
-        os.closerange(errpipe_w + 1, 65536)
-        container_init(cfg, errpipe_w)
+        low = 3
+        for keep in sorted({errpipe_w, joined_r} - {-1}):
+            os.closerange(low, keep)
+            low = keep + 1
+        os.closerange(low, 65536)
+        container_init(cfg, errpipe_w, joined_r)
         raise StartError("execve returned")
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the shim, never return
         msg = str(exc) if isinstance(exc, StartError) else f"{type(exc).__name__}: {exc}"
@@ -607,13 +645,22 @@ def run_shim(conn: socket.socket, req: dict[str, Any]) -> None:
     if stdin_w >= 0:
         listener = _attach_listener(cdir)
     ep_r, ep_w = os.pipe2(os.O_CLOEXEC)
+    joined_r, joined_w = os.pipe2(os.O_CLOEXEC)
     linux.unshare(linux.CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
-        _child_main(cfg, out_w, err_w, ep_w, in_r, tty)
-    for fd in {out_w, err_w, in_r} - {-1}:
+        _child_main(cfg, out_w, err_w, ep_w, in_r, tty, joined_r)
+    for fd in {out_w, err_w, in_r, joined_r} - {-1}:
         os.close(fd)
     os.close(ep_w)
+    # the container's cgroups, while it sets up its mounts (see container_init)
+    try:
+        join_cgroups(cfg.get("cgroup_procs") or [], pid)
+        os.write(joined_w, b"1")
+    except OSError:
+        traceback.print_exc()
+    finally:
+        os.close(joined_w)
     chunks = []
     while True:
         chunk = os.read(ep_r, 4096)
@@ -720,12 +767,7 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
         env = {}
     for k, v in (req.get("env") or {}).items():
         env[k] = v
-    for path in cfg.get("cgroup_procs") or []:
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.write(fd, b"0")
-        finally:
-            os.close(fd)
+    join_cgroups(cfg.get("cgroup_procs") or [])
     for ns in NS_ORDER:
         linux.setns(ns_fds[ns], NS_FLAGS[ns])
         os.close(ns_fds[ns])
