@@ -242,3 +242,30 @@ def test_own_limits_walk_up_the_ancestors(tmp_path) -> None:
     assert m.own_limits() == (1.5, 8 * 2**30)
     m = CgroupManager("mizzen-x", version=1, mount_root=str(tmp_path), self_cgroup="4:memory:/\n1:cpu:/\n")
     assert m.own_limits() == (None, None)
+
+
+@pytest.mark.parametrize(("limits", "fresh", "written"), [
+    # a new cgroup already has the kernel's defaults: only what differs is written
+    (CgroupLimits(cpu_shares=2), True, {"cpu.shares": "2"}),
+    (CgroupLimits(cpu_shares=1024), True, {}),
+    (CgroupLimits(cpu_shares=512, cpu_quota_us=50000, memory_bytes=2**20, pids_max=40), True,
+     {"cpu.shares": "512", "cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "50000",
+      "memory.limit_in_bytes": "1048576", "pids.max": "40"}),
+    # an existing cgroup may hold other values: everything is written
+    (CgroupLimits(cpu_shares=1024), False,
+     {"cpu.shares": "1024", "cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "-1",
+      "memory.limit_in_bytes": "-1", "pids.max": "max"}),
+])
+def test_apply_v1_writes_only_what_a_fresh_cgroup_lacks(tmp_path, limits: CgroupLimits, fresh: bool,
+                                                        written: dict[str, str]) -> None:
+    for ctrl in cgroups.V1_CONTROLLERS:
+        (tmp_path / ctrl).mkdir()
+    files = ["cpu/cpu.shares", "cpu/cpu.cfs_period_us", "cpu/cpu.cfs_quota_us", "memory/memory.limit_in_bytes",
+             "pids/pids.max"]
+    for f in files:
+        (tmp_path / f).write_text("")
+    m = CgroupManager("mizzen-x", version=1, mount_root=str(tmp_path), self_cgroup="1:cpu:/\n")
+    paths = cgroups.CgroupPaths({ctrl: str(tmp_path / ctrl) for ctrl in cgroups.V1_CONTROLLERS})
+    m.apply(paths, limits, fresh=fresh)
+    got = {f.split("/")[1]: (tmp_path / f).read_text() for f in files if (tmp_path / f).read_text()}
+    assert got == written

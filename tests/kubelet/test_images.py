@@ -295,3 +295,17 @@ def test_image_table_like_crictl() -> None:
         "docker.io/library/busybox   1.36     ababababababa   1.99MB",
         "docker.io/library/busybox   latest   ababababababa   1.99MB",
     ]
+
+
+def test_resolve_follows_index_changes(store: ImageStore, tmp_path, busybox_layer: bytes) -> None:
+    """resolve() answers from memory only while the index is unchanged."""
+    a = str(tmp_path / "a.tar")
+    docker_save_archive(a, "app:v", [busybox_layer])
+    (first,) = store.import_archive(a)
+    assert store.resolve("app:v").id == first.id and store.resolved("app:v").id == first.id  # type: ignore[union-attr]
+    b = str(tmp_path / "b.tar")
+    docker_save_archive(b, "app:v", [busybox_layer], {"Cmd": ["true"]})
+    (second,) = store.import_archive(b)                      # the same tag, another image
+    assert second.id != first.id and store.resolve("app:v").id == second.id  # type: ignore[union-attr]
+    store.remove("app:v")
+    assert store.resolve("app:v") is None and store.resolved("app:v") is None

@@ -585,3 +585,24 @@ async def test_stdin_stays_open_across_clients_and_tty(rt: Runtime) -> None:
     no_stdin = await rt.start_container(spec(["true"], name="n"))
     assert await rt.attach_stdin(no_stdin.id) is None
     await rt.stop_container(h.id, 0)
+
+
+async def test_pod_sandbox_in_one_go(rt: Runtime) -> None:
+    """create_pod_sandbox_sync: one network and one IPC namespace (and /dev/shm) shared by the
+    pod's containers, the pod cgroup; calling it again finds the same ones."""
+    sb = await asyncio.to_thread(rt.create_pod_sandbox_sync, "u2", "Burstable", [{"name": "a"}])
+    again = await asyncio.to_thread(rt.create_pod_sandbox_sync, "u2", "Burstable", [{"name": "a"}])
+    assert again == sb and sb.netns is not None and sb.cgroup == "burstable/podu2"
+    ids = "echo $(readlink /proc/self/ns/net) $(readlink /proc/self/ns/ipc)"
+    kw = dict(pod_uid="u2", netns_path=sb.netns, ipc_ns_path=sb.ipc, cgroup_parent=sb.cgroup, mounts=[sb.shm])
+    a = await rt.start_container(spec(["sh", "-c", f"{ids}; echo hi > /dev/shm/x; ip link 2>/dev/null | grep -c UP"],
+                                      name="a", **kw))
+    await rt.wait_container(a.id, 30)
+    b = await rt.start_container(spec(["sh", "-c", f"{ids}; cat /dev/shm/x"], name="b", **kw))
+    await rt.wait_container(b.id, 30)
+    host = f"{os.readlink('/proc/self/ns/net')} {os.readlink('/proc/self/ns/ipc')}"
+    assert texts(a.log_path)[0] == texts(b.log_path)[0] != host
+    assert texts(b.log_path)[1] == "hi"
+    assert texts(a.log_path)[1] == "1"             # loopback is up in the pod's network namespace
+    host_net = await asyncio.to_thread(rt.create_pod_sandbox_sync, "u3", "BestEffort", [], host_network=True)
+    assert host_net.netns is None and os.path.exists(host_net.ipc)
