@@ -5,9 +5,11 @@ change of the pod, a container exit, a probe result, or every ``RESYNC_SECONDS``
 what the runtime has for the pod, decides with pure functions (``plan_containers`` here,
 ``status``/``probes``/``envvars`` modules) what to start, and writes the pod's status only
 when it changed. Init containers run one after the other, then all containers; exits are
-restarted by ``restartPolicy`` with the crash-loop back-off; a pod with a deletionTimestamp
-is stopped gracefully (preStop hooks, SIGTERM, the cgroup killed after the grace period),
-cleaned up and deleted with gracePeriodSeconds 0 and its uid as precondition.
+restarted by ``restartPolicy`` with the crash-loop back-off; a container's postStart hook
+runs right after it starts (the container is neither started nor ready until it ends; a
+failure kills it, and it is restarted); a pod with a deletionTimestamp is stopped gracefully
+(preStop hooks, SIGTERM, the cgroup killed after the grace period), cleaned up and deleted
+with gracePeriodSeconds 0 and its uid as precondition.
 
 It must never block the event loop (runtime and file work is awaited or threaded), never act
 on a container of another pod, and never delete a pod object whose uid is not its own.

@@ -1,10 +1,12 @@
-"""Startup, liveness and readiness probes: exec, httpGet and tcpSocket.
+"""Startup, liveness and readiness probes (exec, httpGet over HTTP or HTTPS, tcpSocket), and
+the lifecycle hooks' handlers (``run_hook``: postStart/preStop exec, httpGet, sleep).
 
 Why it exists: the kubelet decides from probe results whether a container is started, ready
 (the pod's ContainersReady/Ready conditions) or must be restarted (liveness). Exec probes run
 inside the container through the runtime; httpGet and tcpSocket connect from inside the
 pod's network namespace (the pod has only loopback at this stage), so ``127.0.0.1`` is the
-pod itself, as ``podIP`` would be in Kubernetes.
+pod itself, as ``podIP`` would be in Kubernetes. HTTPS is spoken without verifying the
+certificate, as Kubernetes' kubelet does; ``httpHeaders`` may override ``Host``.
 
 The counting rules (initialDelaySeconds, periodSeconds, successThreshold, failureThreshold)
 are the pure ``ProbeState.observe``; the worker owns one ``ProbeWorker`` task per probe of a

@@ -28,6 +28,10 @@ work runs in threads, waiting is done on pidfds, pipes and sockets)::
 Containers survive the kubelet: each one has a shim (``shim.py``) that owns it and writes its
 state into ``<data_dir>/containers/<id>/state.json``; a new ``Runtime`` with the same
 ``data_dir`` and ``name`` sees the same containers (the ``name`` is stored in the data dir).
+That state directory and the pods' run directory (``/run/<name>``) are tmpfs mounts of the
+runtime's own (``<name>-state``, ``<name>-run``, as containerd keeps its state in /run),
+mounted by ``start`` and removed by ``cleanup_all``; writable layers (``<data_dir>/rw``) and
+logs stay on disk.
 
 Decisions belong to the caller: the spec arrives with command, args, env and workingDir
 already merged with the image's config (see ``merge_image_config`` for the Kubernetes rules)

@@ -8,7 +8,7 @@ CRI-format log file, waits for it, and writes the exit status into ``state.json`
 container's directory.  Killing the pod's cgroup therefore never kills the shim, and a
 restarted kubelet reads everything it needs from the state directory.
 
-The container process, before ``execve``: joins its cgroups (before unsharing the cgroup
+The container process, before ``execve``: is in its cgroups (before unsharing the cgroup
 namespace, so that its namespace root is its own cgroup), joins the pod's network namespace,
 unshares mount, UTS, IPC and cgroup namespaces (the shim unshared the PID namespace, so the
 container is PID 1), mounts an overlayfs root (image layers below, a per-container upper
@@ -18,7 +18,16 @@ user, then execs.  Any failure before ``execve`` is written to a close-on-exec p
 shim can tell "could not start" (exit 128, reason StartError) from "ran and failed".
 
 The shim answers SIGUSR1 by reopening the log file (rotation: the kubelet renames the file,
-then asks for a reopen); every other signal has its default action.
+then asks for a reopen); it ignores SIGPIPE; every other signal has its default action.
+
+A container with ``stdin: true`` gets a pipe (or, with ``tty``, a terminal) as its stdin,
+whose other end the shim holds: attach clients connect to the ``attach`` unix socket in the
+container's directory and what they send is relayed into it (``StdinRelay``; with
+``stdinOnce`` the container's stdin closes when the first client is done).
+
+The shim moves the container's process into its cgroups while that process sets up its
+mounts (on cgroup v1 a move waits for an RCU grace period); the process unshares its cgroup
+namespace only once it is in them.
 
 This module also holds the *exec helper* used for probes and ``kubectl exec``: it joins a
 running container's cgroups and namespaces and runs one more process there.
