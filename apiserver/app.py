@@ -836,13 +836,21 @@ def _warning_headers(opts: Options | None) -> list[tuple[bytes, bytes]]:
 
 
 _KEY_END = re.compile(rb'"\s*:')
+_SPACED_KEY_END = re.compile(rb'"\s+:')
 
 
 def duplicate_fields(body: bytes, decoded: Any) -> list[str]:
     """The keys that occur twice in one object of a JSON `body` (`decoded` is what the parser
-    made of it). Every key ends with `":`, so a body with no more of those than `decoded` has
-    keys has no duplicate, and only then is it parsed again, keeping every pair."""
-    if not body.lstrip().startswith(b"{") or len(_KEY_END.findall(body)) <= _count_keys(decoded):
+    made of it). Every key ends with `":`, so a body with no more of those than `decoded`
+    written out again has no duplicate (string values hold the same `\":` in both), and only
+    otherwise is it parsed again, keeping every pair. Bodies with a space before a colon are
+    counted against the keys themselves."""
+    if not body.lstrip().startswith(b"{"):
+        return []
+    if _SPACED_KEY_END.search(body) is None:
+        if body.count(b'":') <= orjson.dumps(decoded).count(b'":'):
+            return []
+    elif len(_KEY_END.findall(body)) <= _count_keys(decoded):
         return []
     found: list[str] = []
 

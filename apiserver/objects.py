@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import random
 import re
-import uuid
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +44,16 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+_second: list[Any] = [0, ""]  # the current second and its text: writes stamp many objects a second
+
+
 def rfc3339(t: dt.datetime | None = None) -> str:
-    return (t or now()).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if t is not None:
+        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if second != _second[0]:
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))]
+    return str(_second[1])
 
 
 def parse_time(s: str) -> dt.datetime:
@@ -55,7 +63,12 @@ def parse_time(s: str) -> dt.datetime:
 def new_uid() -> str:
     """A random (version 4) UUID. From Python's PRNG rather than os.urandom: a uid must be
     unique, not secret, and the getrandom syscall per object showed in create profiles."""
-    return str(uuid.UUID(int=random.getrandbits(128), version=4))
+    h = f"{random.getrandbits(128) & _UUID_CLEAR | _UUID_V4:032x}"  # the version 4 and variant bits set
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_UUID_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID_V4 = (0x4000 << 64) | (0x8000 << 48)
 
 
 def generate_name(prefix: str) -> str:

@@ -118,6 +118,7 @@ class K:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with Cluster.start(tmp_path_factory.mktemp("everyday"), "--nodes", "2", "--runtime", "simulated") as c:
+        c.wait_for(lambda: c.kubectl("get", "--raw", "/readyz", check=False).out == "ok", what="readyz ok")
         yield c
 
 

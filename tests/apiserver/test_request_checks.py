@@ -25,6 +25,9 @@ REGISTRY = Registry(list(DEFAULT))
     (b'{"items":[{"k":1,"k":2},{"k":3}]}', ["k"]),
     (b'{"data":{"k":"1"},"data":{"k":"2"}}', ["data"]),
     (b'[{"a":1,"a":2}]', []),  # not an object body: nothing Kubernetes would decode as one
+    (b'{"a": 1, "b": {"c": "x\\":y"}, "b": {"c": 2}}', ["b"]),  # `":` inside a value, then a duplicate
+    (b'{"a": "x\\":y", "b": 1}', []),
+    (b'{\n  "a" :1,\n  "a"\t: 2\n}', ["a"]),  # spaces before colons
 ])
 def test_duplicate_fields(body: bytes, want: list[str]) -> None:
     assert duplicate_fields(body, orjson.loads(body)) == want
