@@ -42,6 +42,8 @@ from apimachinery.errors import AlreadyExists, Conflict, NotFound, StatusError
 
 log = logging.getLogger(__name__)
 
+_RETRYABLE: tuple[type[BaseException], ...] = (StatusError, *TRANSPORT_ERRORS)
+
 Obj = dict[str, Any]
 
 FAIL = "simulated.mizzen.io/fail"
@@ -403,7 +405,7 @@ class SimulatedNodes:
                     self.queue.add_after(key, wait)
             except asyncio.CancelledError:
                 raise
-            except (StatusError, *TRANSPORT_ERRORS) as e:
+            except _RETRYABLE as e:
                 log.warning("simulated kubelet: pod %s: %s", key, e)
                 self.queue.add_rate_limited(key)
             finally:
