@@ -14,6 +14,7 @@ object, or raise for bad input — validators return lists of causes, empty when
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from fractions import Fraction
@@ -594,6 +595,13 @@ def parse_quantity(value: Any) -> tuple[Fraction, str]:
         return Fraction(value), "DecimalSI"
     if not isinstance(value, str):
         raise ValueError(QUANTITY_REGEX_ERROR)
+    return _parse_quantity_text(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_quantity_text(value: str) -> tuple[Fraction, str]:
+    """A quantity string, parsed once: every pod of a workload repeats the same few
+    (`100m`, `64Mi`), each checked several times per write, and Fractions are slow to make."""
     m = _QUANTITY.match(value.strip())
     if not m or value != value.strip():
         raise ValueError(QUANTITY_REGEX_ERROR)
