@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from apimachinery import schema
 from apimachinery.errors import BadRequest, Cause, StatusError
 from apiserver.fieldpath import (
@@ -422,7 +424,23 @@ def created_fields_v1(body: dict[str, Any], t: _Type, reset_status: bool) -> dic
     main resource may own, built straight into FieldsV1 (the hot path of every create: no
     zero object, no comparison, no path tuples)."""
     skip = {"apiVersion", "kind", "status"} if reset_status else {"apiVersion", "kind"}
-    out = _created_children(body, t, True, skip)
+    spec = body.get("spec")
+    if t.kind == "struct" and isinstance(spec, dict) and spec:
+        # The pods of one workload share their spec, so its field set is worked out once.
+        # Cached sets are shared by the objects that carry them, which nothing edits in place.
+        key = (t.model, orjson.dumps(spec))
+        spec_fields = _SPEC_FIELDS.get(key)
+        if spec_fields is None:
+            spec_fields = _created_children({"spec": spec}, t, True).get("f:spec")
+            if len(_SPEC_FIELDS) >= 512:
+                _SPEC_FIELDS.pop(next(iter(_SPEC_FIELDS)))
+            _SPEC_FIELDS[key] = spec_fields
+        out = _created_children({k: v for k, v in body.items() if k != "spec"}, t, True, skip)
+        if spec_fields is not None:
+            out["f:spec"] = spec_fields
+            out = {pe: out[pe] for pe in sorted(out)}
+    else:
+        out = _created_children(body, t, True, skip)
     m = out.get("f:metadata")
     if m is not None:
         m.pop(".", None)
@@ -472,6 +490,9 @@ def _created_children(value: dict[str, Any], t: _Type, zero: bool, skip: set[str
                 out["f:" + k] = {}
     return {pe: out[pe] for pe in sorted(out)} if len(out) > 1 else out
 
+
+#: (model, the spec as JSON) -> its FieldsV1 on create (oldest dropped first)
+_SPEC_FIELDS: dict[tuple[str | None, bytes], Any] = {}
 
 #: per struct model, field name -> (type, exists in the zero value, is a struct in the zero value)
 _FIELDS: dict[str | None, dict[str, tuple[_Type, bool, bool]]] = {}
