@@ -16,6 +16,8 @@ import copy
 import re
 from typing import Any
 
+import orjson
+
 from apimachinery.errors import BadRequest, Cause
 from apiserver.registry import pods
 from apiserver.registry.strategy import Strategy, meta_of
@@ -95,6 +97,10 @@ class _TemplateQuantities:
 
 # ----------------------------------------------------------------- Pod
 
+#: pod specs (as JSON) that validated (a dict as an insertion-ordered set; oldest dropped first)
+_VALID_POD_SPECS: dict[bytes, None] = {}
+
+
 class PodStrategy(_TemplateQuantities, Strategy):
     template_path = ("spec",)
     spec_fields = ("spec",)
@@ -117,9 +123,18 @@ class PodStrategy(_TemplateQuantities, Strategy):
             ns["qosClass"] = os_["qosClass"]
 
     def validate_spec(self, obj: JSON) -> list[Cause]:
-        causes = pods.validate_pod_spec(obj.get("spec"), "spec")
-        if _list(_dict(obj.get("spec")).get("ephemeralContainers")):
+        spec = obj.get("spec")
+        # A workload's pods share their (defaulted) spec: one that passed once passes again.
+        key = orjson.dumps(spec) if isinstance(spec, dict) else b""
+        if key and key in _VALID_POD_SPECS:
+            return []
+        causes = pods.validate_pod_spec(spec, "spec")
+        if _list(_dict(spec).get("ephemeralContainers")):
             causes.append(forbidden("spec.ephemeralContainers", "cannot be set on create"))
+        if key and not causes:
+            if len(_VALID_POD_SPECS) >= 512:
+                _VALID_POD_SPECS.pop(next(iter(_VALID_POD_SPECS)))
+            _VALID_POD_SPECS[key] = None
         return causes
 
     def validate_spec_update(self, new: JSON, old: JSON) -> list[Cause]:
