@@ -381,3 +381,21 @@ async def test_transform_applies_to_listed_and_watched_objects(fake: FakeServer,
     finally:
         await inf.stop()
     assert all("managedFields" not in o["metadata"] for o in inf.store.list())
+
+
+async def test_open_watches_do_not_take_the_connections_of_requests(fake: FakeServer) -> None:
+    # A process with more informers than request connections must still get its requests
+    # through: each watch holds a connection for minutes.
+    fake.on("GET", CM_PATH, *[stream([], hang=True) for _ in range(3)])
+    fake.on("GET", CM_PATH + "/x", reply(cm("x", "5")))
+    async with ApiClient(server=fake.url, max_connections=2) as client:
+        watches = [Informer(client, "configmaps", "ns") for _ in range(3)]
+        tasks = [asyncio.ensure_future(w._watch()) for w in watches]
+        await wait_until(lambda: len(fake.calls("GET", CM_PATH)) == 3)
+        try:
+            got = await asyncio.wait_for(client.get("configmaps", "x", "ns"), 10)
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    assert got["metadata"]["name"] == "x"
