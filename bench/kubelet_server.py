@@ -21,7 +21,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -29,49 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mizzen.testing import Cluster  # noqa: E402
+from mizzen.testing import AgentNode, Cluster  # noqa: E402
 
 NODE = "node-bench"
-
-
-class AgentNode:
-    def __init__(self, kubeconfig: Path, data_dir: Path) -> None:
-        self.kubeconfig, self.data_dir = kubeconfig, data_dir
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.stop_event: asyncio.Event | None = None
-        self.port = 0
-        self.token = ""
-        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
-
-    async def _main(self) -> None:
-        from apimachinery.client.rest import ApiClient
-        from kubelet.agent import Kubelet
-        from kubelet.server import KubeletServer, token_authenticator
-
-        client = ApiClient.from_kubeconfig(str(self.kubeconfig), user_agent="kubelet-bench")
-        self.stop_event = asyncio.Event()
-        try:
-            k = Kubelet(client, NODE, self.data_dir)
-            self.token = client.config.bearer_token() or ""
-            server = KubeletServer(k.runtime, authenticate=token_authenticator(self.token))
-            self.port = k.node.port = await server.start()
-            self.ready.set()
-            try:
-                await k.run(self.stop_event, cleanup=True)
-            finally:
-                await server.stop()
-        finally:
-            await client.close()
-
-    def start(self) -> None:
-        self.thread.start()
-        self.ready.wait(60)
-
-    def stop(self) -> None:
-        if self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(60)
 
 
 def pod(name: str, script: str) -> str:
@@ -108,7 +67,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mizzen-bench-kubelet-server-") as d:
         tmp = Path(d)
         with Cluster.start(tmp, "--runtime", "none") as c:
-            node = AgentNode(c.kubeconfig, tmp / "kubelet")
+            node = AgentNode(c.kubeconfig, tmp / "kubelet", NODE, user_agent="kubelet-bench")
             node.start()
             try:
                 run(c, node)

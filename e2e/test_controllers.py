@@ -5,7 +5,7 @@ ReplicaSet adoption/release, DaemonSets across three simulated nodes including a
 deletion with each propagation policy, namespace deletion, the example manifests.
 
 The failover test runs its own cluster: `mizzen apiserver` plus, in this process, simulated
-nodes, a stand-in binder (below) and two controller managers, so that it can kill the leader
+nodes, a stand-in binder (mizzen.testing) and two controller managers, so that it can kill the leader
 mid-rollout."""
 
 from __future__ import annotations
@@ -21,52 +21,13 @@ import pytest
 
 from apimachinery.client import Informer
 from apimachinery.client.rest import ApiClient
-from apimachinery.errors import StatusError
 from controllers.manager import ControllerManager
-from kubelet.simulated import PODS, SimulatedNodes
-from mizzen.testing import Cluster
+from kubelet.simulated import SimulatedNodes
+from mizzen.testing import Cluster, stand_in_binder
 
 pytestmark = pytest.mark.e2e
 
 NODES = ["node-1", "node-2", "node-3"]
-
-
-async def stand_in_binder(client: ApiClient, nodes: list[str], stop: asyncio.Event) -> None:
-    """Not a scheduler: binds each pending pod once, to the node its required affinity names
-    (DaemonSet pods) or round-robin over `nodes`."""
-    inf = Informer(client, PODS)
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    inf.add_handler(on_add=queue.put_nowait, on_update=lambda old, new: queue.put_nowait(new))
-    inf.start()
-    turn = 0
-
-    async def bind(pod: dict[str, Any]) -> None:
-        nonlocal turn
-        if (pod.get("spec") or {}).get("nodeName") or pod["metadata"].get("deletionTimestamp"):
-            return
-        target = None
-        req = (((pod["spec"].get("affinity") or {}).get("nodeAffinity") or {})
-               .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
-        for term in req.get("nodeSelectorTerms") or []:
-            for f in term.get("matchFields") or []:
-                target = f["values"][0]
-        if target is None:
-            target = nodes[turn % len(nodes)]
-            turn += 1
-        try:
-            await client.create(PODS, {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod["metadata"]["name"]},
-                                       "target": {"apiVersion": "v1", "kind": "Node", "name": target}},
-                                pod["metadata"]["namespace"], subresource="binding")
-        except StatusError:
-            pass  # already bound, or gone
-
-    async def loop() -> None:
-        while True:
-            asyncio.ensure_future(bind(await queue.get()))
-    task = asyncio.ensure_future(loop())
-    await stop.wait()
-    task.cancel()
-    await inf.stop()
 
 
 class Observer:

@@ -8,12 +8,10 @@ Wiring: `mizzen up --runtime none` (API server, controllers, scheduler), and in 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import subprocess
-import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from mizzen.testing import Cluster
+from mizzen.testing import AgentNode, Cluster
 
 pytestmark = [
     pytest.mark.e2e,
@@ -33,64 +31,12 @@ pytestmark = [
 NODE = "node-agent-server"
 
 
-class AgentNode:
-    def __init__(self, kubeconfig: Path, data_dir: Path) -> None:
-        self.kubeconfig, self.data_dir = kubeconfig, data_dir
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        self.stop_event: asyncio.Event | None = None
-        self.error: BaseException | None = None
-        self.runtime: Any = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as e:  # noqa: BLE001 - reported by stop()
-            self.error = e
-            self.ready.set()
-
-    async def _main(self) -> None:
-        from apimachinery.client.rest import ApiClient
-        from kubelet.agent import Kubelet
-        from kubelet.server import KubeletServer, token_authenticator
-
-        client = ApiClient.from_kubeconfig(str(self.kubeconfig), user_agent="kubelet-e2e")
-        self.stop_event = asyncio.Event()
-        try:
-            k = Kubelet(client, NODE, self.data_dir, backoff_base=0.2)
-            self.runtime = k.runtime
-            server = KubeletServer(k.runtime, authenticate=token_authenticator(client.config.bearer_token() or ""))
-            k.node.port = await server.start()
-            self.ready.set()
-            try:
-                await k.run(self.stop_event, cleanup=True)
-            finally:
-                await server.stop()
-        finally:
-            await client.close()
-
-    def start(self) -> None:
-        self.thread.start()
-        self.ready.wait(60)
-        if self.error is not None:
-            raise self.error
-
-    def stop(self) -> None:
-        if self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(60)
-        if self.error is not None:
-            raise self.error
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     pytest.importorskip("kubelet.agent")
     tmp = tmp_path_factory.mktemp("agent-server")
     with Cluster.start(tmp, "--runtime", "none") as c:
-        node = AgentNode(c.kubeconfig, tmp / "kubelet")
+        node = AgentNode(c.kubeconfig, tmp / "kubelet", NODE, user_agent="kubelet-e2e", backoff_base=0.2)
         node.start()
         try:
             c.wait_for(lambda: c.kubectl("get", "node", NODE, check=False).code == 0, what="node registered")

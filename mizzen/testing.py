@@ -6,10 +6,16 @@ discovery under $HOME/.kube/cache, which would hide newly served kinds).
         c.kubectl("apply", "-f", "deploy.yaml")
 
 Stopping sends SIGTERM and waits; a cluster that does not stop in time is killed (by PID:
-only the process this harness started)."""
+only the process this harness started).
+
+Also the in-process stand-ins that tests and benchmarks share (one copy each):
+`stand_in_binder` (binds pending pods without a scheduler) and `AgentNode` (a real kubelet
+agent and its kubelet server on a background thread). They are test scaffolding: nothing
+under mizzen/ other than tests and benchmarks may use them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
@@ -24,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 KUBECTL = os.environ.get("KUBECTL", "kubectl")
 
@@ -181,3 +188,136 @@ class Cluster:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(5)
+
+
+# -- in-process stand-ins ------------------------------------------------------------------------
+
+
+def _required_node(pod: dict[str, Any]) -> str | None:
+    """The node a DaemonSet pod's required node affinity names (`matchFields` on
+    `metadata.name`), if any."""
+    req = ((((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    target = None
+    for term in req.get("nodeSelectorTerms") or []:
+        for f in term.get("matchFields") or []:
+            if f.get("values"):
+                target = f["values"][0]
+    return target
+
+
+async def stand_in_binder(client: Any, nodes: list[str], stop: asyncio.Event, *, concurrency: int = 50) -> None:
+    """Not a scheduler: binds each pending pod once, to the node its required affinity names
+    (DaemonSet pods) or round-robin over `nodes`, until `stop` is set. `client` is an
+    `ApiClient` (give it its own, as a real scheduler has). At most `concurrency` bindings
+    are in flight; a binding refused for another reason than "already bound" or "gone" is
+    tried again at the pod's next change."""
+    from apimachinery.client import Informer
+    from apimachinery.errors import StatusError
+
+    inf = Informer(client, "pods")
+    tried: set[str] = set()  # uids of pods whose binding was sent
+    sem = asyncio.Semaphore(concurrency)
+    tasks: set[asyncio.Task[None]] = set()
+    turn = 0
+
+    async def bind(pod: dict[str, Any], uid: str, target: str) -> None:
+        meta = pod["metadata"]
+        async with sem:
+            try:
+                await client.create("pods", {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": meta["name"]},
+                                             "target": {"apiVersion": "v1", "kind": "Node", "name": target}},
+                                    meta["namespace"], subresource="binding")
+            except StatusError as e:
+                if e.code not in (404, 409):
+                    tried.discard(uid)
+
+    def consider(pod: dict[str, Any]) -> None:
+        nonlocal turn
+        meta = pod.get("metadata") or {}
+        uid = meta.get("uid", "")
+        if (pod.get("spec") or {}).get("nodeName") or meta.get("deletionTimestamp") or uid in tried:
+            return
+        tried.add(uid)
+        target = _required_node(pod)
+        if target is None:
+            target = nodes[turn % len(nodes)]
+            turn += 1
+        task = asyncio.ensure_future(bind(pod, uid, target))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    inf.add_handler(on_add=consider, on_update=lambda old, new: consider(new),
+                    on_delete=lambda pod: tried.discard((pod.get("metadata") or {}).get("uid", "")))
+    inf.start()
+    try:
+        await stop.wait()
+    finally:
+        await inf.stop()
+        for task in list(tasks):
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class AgentNode:
+    """A real kubelet agent (`kubelet.agent.Kubelet`) for node `node`, advertising a
+    `KubeletServer` on its runtime (the way `run_kubelet` wires it), on an event loop of its
+    own in a background thread. `start()` returns once the server listens (`port`, `token`
+    and `runtime` are then set); `stop()` stops the agent with `cleanup=True` (its pods and
+    cgroups removed) and re-raises what failed in the thread. Needs root for real pods."""
+
+    def __init__(self, kubeconfig: Path, data_dir: Path, node: str, *, user_agent: str = "kubelet-test",
+                 **kubelet_options: Any) -> None:
+        self.kubeconfig, self.data_dir, self.node = kubeconfig, data_dir, node
+        self.user_agent = user_agent
+        self.kubelet_options = kubelet_options
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.stop_event: asyncio.Event | None = None
+        self.error: BaseException | None = None
+        self.runtime: Any = None
+        self.port = 0
+        self.token = ""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._main())
+        except BaseException as e:  # noqa: BLE001 - re-raised by start()/stop() in the caller's thread
+            self.error = e
+            self.ready.set()
+
+    async def _main(self) -> None:
+        from apimachinery.client.rest import ApiClient
+        from kubelet.agent import Kubelet
+        from kubelet.server import KubeletServer, token_authenticator
+
+        client = ApiClient.from_kubeconfig(str(self.kubeconfig), user_agent=self.user_agent)
+        self.stop_event = asyncio.Event()
+        try:
+            k = Kubelet(client, self.node, self.data_dir, **self.kubelet_options)
+            self.runtime = k.runtime
+            self.token = client.config.bearer_token() or ""
+            server = KubeletServer(k.runtime, authenticate=token_authenticator(self.token))
+            self.port = k.node.port = await server.start()
+            self.ready.set()
+            try:
+                await k.run(self.stop_event, cleanup=True)
+            finally:
+                await server.stop()
+        finally:
+            await client.close()
+
+    def start(self) -> None:
+        self.thread.start()
+        self.ready.wait(60)
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        if self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(60)
+        if self.error is not None:
+            raise self.error
