@@ -387,11 +387,7 @@ class ImageStore:
     def resolve(self, ref: str) -> Image | None:
         """The image a reference names: a tag (normalised), a repo digest, a full image ID
         (``sha256:...``) or a unique ID prefix of at least 12 hex digits."""
-        try:
-            st = os.stat(os.path.join(self.root, "index.json"))
-            key: tuple[int, int, int] | None = (st.st_ino, st.st_mtime_ns, st.st_size)
-        except FileNotFoundError:
-            key = None
+        key = self._index_key()
         if key is not None and key == self._resolved_key and ref in self._resolved:
             return self._resolved[ref]
         index = self._read_index()
@@ -405,8 +401,17 @@ class ImageStore:
         return image
 
     def resolved(self, ref: str) -> Image | None:
-        """What ``resolve(ref)`` last answered, from memory (no I/O); None when not known."""
-        return self._resolved.get(ref)
+        """What ``resolve(ref)`` answered, if the index has not changed since (one ``stat``, no
+        read: cheap enough for an event loop); None when not known."""
+        key = self._index_key()
+        return self._resolved.get(ref) if key is not None and key == self._resolved_key else None
+
+    def _index_key(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(os.path.join(self.root, "index.json"))
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_mtime_ns, st.st_size)
 
     def _find_id(self, ref: str, index: dict[str, Any]) -> str | None:
         if ref.startswith("sha256:") and ref in index["images"]:

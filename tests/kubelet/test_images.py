@@ -306,6 +306,7 @@ def test_resolve_follows_index_changes(store: ImageStore, tmp_path, busybox_laye
     b = str(tmp_path / "b.tar")
     docker_save_archive(b, "app:v", [busybox_layer], {"Cmd": ["true"]})
     (second,) = store.import_archive(b)                      # the same tag, another image
+    assert store.resolved("app:v") is None                   # never the stale answer
     assert second.id != first.id and store.resolve("app:v").id == second.id  # type: ignore[union-attr]
     store.remove("app:v")
     assert store.resolve("app:v") is None and store.resolved("app:v") is None
