@@ -17,6 +17,7 @@ import ctypes
 import os
 import re
 import struct
+from collections.abc import Callable
 
 _OCTAL = re.compile(r"\\([0-7]{3})")  # mountinfo escapes space, tab, newline and backslash
 
@@ -31,6 +32,18 @@ def _load_libc() -> ctypes.CDLL:
 
 
 _libc = _load_libc()
+
+# Typed once: a call then passes Python ints and bytes straight through (the container set-up
+# makes some 70 of these calls per container, in a freshly forked process where every new
+# object costs page faults).
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+for _f in (_libc.unshare, _libc.setns, _libc.mount, _libc.umount2, _libc.sethostname, _libc.prctl):
+    _f.restype = ctypes.c_int
 
 # --- namespace flags (linux/sched.h) -------------------------------------------------------
 CLONE_NEWNS = 0x00020000
@@ -87,10 +100,12 @@ _SYS_PIVOT_ROOT = 155
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
-def _check(ret: int, what: str) -> int:
+def _check(ret: int, what: str | Callable[[], str]) -> int:
+    """``ret`` unless it is -1: then OSError with errno, described by ``what`` (a callable is
+    called only then, so that successful calls build no message)."""
     if ret == -1:
         err = ctypes.get_errno()
-        raise OSError(err, f"{what}: {os.strerror(err)}")
+        raise OSError(err, f"{what() if callable(what) else what}: {os.strerror(err)}")
     return ret
 
 
@@ -101,21 +116,21 @@ def _b(path: str | bytes | None) -> bytes | None:
 
 
 def unshare(flags: int) -> None:
-    _check(_libc.unshare(ctypes.c_int(flags)), f"unshare(0x{flags:x})")
+    _check(_libc.unshare(flags), lambda: f"unshare(0x{flags:x})")
 
 
 def setns(fd: int, nstype: int = 0) -> None:
-    _check(_libc.setns(ctypes.c_int(fd), ctypes.c_int(nstype)), f"setns(fd={fd}, 0x{nstype:x})")
+    _check(_libc.setns(fd, nstype), lambda: f"setns(fd={fd}, 0x{nstype:x})")
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0,
           data: str | None = None) -> None:
-    ret = _libc.mount(_b(source), _b(target), _b(fstype), ctypes.c_ulong(flags), _b(data))
-    _check(ret, f"mount({source!r}, {target!r}, {fstype!r}, 0x{flags:x}, {data!r})")
+    ret = _libc.mount(_b(source), _b(target), _b(fstype), flags, _b(data))
+    _check(ret, lambda: f"mount({source!r}, {target!r}, {fstype!r}, 0x{flags:x}, {data!r})")
 
 
 def umount2(target: str, flags: int = 0) -> None:
-    _check(_libc.umount2(_b(target), ctypes.c_int(flags)), f"umount2({target!r}, {flags})")
+    _check(_libc.umount2(_b(target), flags), lambda: f"umount2({target!r}, {flags})")
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
@@ -125,12 +140,11 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def sethostname(name: str) -> None:
     raw = name.encode()
-    _check(_libc.sethostname(raw, ctypes.c_size_t(len(raw))), f"sethostname({name!r})")
+    _check(_libc.sethostname(raw, len(raw)), lambda: f"sethostname({name!r})")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
-    return _check(_libc.prctl(ctypes.c_int(option), ctypes.c_ulong(arg2), ctypes.c_ulong(arg3),
-                              ctypes.c_ulong(arg4), ctypes.c_ulong(arg5)), f"prctl({option})")
+    return _check(_libc.prctl(option, arg2, arg3, arg4, arg5), lambda: f"prctl({option})")
 
 
 def set_no_new_privs() -> None:
