@@ -133,11 +133,12 @@ class ReplicaSetController(Controller):
         at = podutil.now()
         manage_error: str | None = None
         diff = 0
+        collided = 0
         if satisfied and not deleting:
             diff = decisions.replicas_diff(decisions_replicas(rs), len(active))
             try:
                 if diff > 0:
-                    await self._create_pods(key, rs, diff)
+                    collided = await self._create_pods(key, rs, diff)
                 elif diff < 0:
                     related = self._related_pods(rs) if podutil.controller_ref(rs) else active
                     await self._delete_pods(key, rs, decisions.pods_to_delete(active, related, -diff, at))
@@ -163,7 +164,7 @@ class ReplicaSetController(Controller):
                         await self.client.update_status(self.resource, fresh)
             except NotFound:
                 return None
-        if manage_error is not None:
+        if manage_error is not None or collided:
             return Result(requeue=True)
         wait = decisions.requeue_for_availability(rs, active, at)
         return Result(requeue_after=wait) if wait else None
@@ -185,21 +186,25 @@ class ReplicaSetController(Controller):
                            self.pod_informer.store.by_index(INDEX_CONTROLLER_UID, uid),
                            self.pod_informer.store.by_index(ORPHAN_INDEX, podutil.namespace_of(rs)), selector)
 
-    async def _create_pods(self, key: str, rs: Obj, n: int) -> None:
+    async def _create_pods(self, key: str, rs: Obj, n: int) -> int:
         """Create `n` pods in slow-start batches; a failing batch stops the rest and the
-        expectations for pods never attempted are lowered at once."""
+        expectations for pods never attempted are lowered at once. Returns how many creates
+        met a pod of the same generated name (nothing was created: the caller requeues to
+        make up for them; no failure is reported for that)."""
         self.expectations.expect_creations(key, n)
         template = (rs.get("spec") or {}).get("template") or {}
         body = pod_from_template(rs, template, self.api_version, self.kind)
         ns = podutil.namespace_of(rs)
-        done = 0
+        done = collided = 0
         for size in decisions.slow_start_batches(n):
             results = await gather_limited([self.client.create(PODS, body, ns) for _ in range(size)], 250)
             errors = [r for r in results if isinstance(r, BaseException)]
             for r in results:
                 if isinstance(r, BaseException):
-                    if not isinstance(r, AlreadyExists):
-                        self.expectations.creation_observed(key)
+                    # Whatever failed was not created, and no watch event will say otherwise:
+                    # a generated name that was taken included (the pod that has it is not ours).
+                    self.expectations.creation_observed(key)
+                    collided += isinstance(r, AlreadyExists)
                 else:
                     self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
             done += size
@@ -213,6 +218,7 @@ class ReplicaSetController(Controller):
                 if isinstance(err, StatusError):
                     raise err
                 raise StatusError(500, "InternalError", str(err))
+        return collided
 
     async def _delete_pods(self, key: str, rs: Obj, pods: list[Obj]) -> None:
         self.expectations.expect_deletions(key, [podutil.key_of(p) for p in pods])
