@@ -22,7 +22,7 @@ from apimachinery.client import INDEX_CONTROLLER_UID, UIDTrackingControllerExpec
 from apimachinery.client.events import NORMAL, WARNING
 from apimachinery.client.informer import copy_object
 from apimachinery.client.workqueue import Result
-from apimachinery.errors import AlreadyExists, Conflict, NotFound, StatusError
+from apimachinery.errors import Conflict, NotFound, StatusError
 from apimachinery.selectors import LabelSelector
 from controllers import podutil
 from controllers.base import (
@@ -276,11 +276,11 @@ class JobController(Controller):
             results = await gather_limited([self.client.create(PODS, b, ns) for b in batch], 100)
             for r in results:
                 if isinstance(r, BaseException):
-                    if not isinstance(r, AlreadyExists):
-                        self.expectations.creation_observed(key)
-                        if first is None:
-                            first = r
-                            self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {r}")
+                    # Not created (a generated name already taken included): no event will come.
+                    self.expectations.creation_observed(key)
+                    if first is None:
+                        first = r
+                        self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {r}")
                 else:
                     self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
             if first is not None:

@@ -13,7 +13,7 @@ from typing import Any
 from apimachinery.client import InformerFactory
 from apimachinery.client.informer import copy_object
 from apimachinery.client.rest import ApiClient
-from apimachinery.errors import Conflict, NotFound
+from apimachinery.errors import AlreadyExists, Conflict, NotFound
 from controllers.base import ControllerContext
 from controllers.job import decisions as d
 from controllers.job.controller import ORPHAN_POD, JobController
@@ -214,3 +214,21 @@ async def test_backoff_requeues_instead_of_creating() -> None:
     now[0] = T0 + timedelta(seconds=10)
     await ctrl.reconcile("default/j")
     assert len([k for k in api.server if k.startswith("pods:")]) == 2
+
+
+async def test_a_taken_generated_name_is_retried_not_awaited() -> None:
+    # AlreadyExists on a create means nothing was created: waiting for the pod's add event
+    # (expectations) would stall the Job for the 5-minute expectations timeout.
+    now = [T0]
+    ctrl, api, events = make(now)
+    created = ctrl.client.create
+
+    async def taken(res: Any, obj: dict, namespace: str | None = None, **kw: Any) -> dict:
+        raise AlreadyExists("pods", obj["metadata"]["generateName"] + "xyz12")
+    ctrl.client.create = taken  # type: ignore[method-assign]
+    res = await ctrl.reconcile("default/j")
+    assert res is not None and res.requeue  # again, with backoff
+    assert ctrl.expectations.satisfied("default/j")
+    ctrl.client.create = created  # type: ignore[method-assign]
+    await ctrl.reconcile("default/j")
+    assert len([k for k in api.server if k.startswith("pods:")]) == 1
