@@ -476,21 +476,24 @@ spec:
         return conds.get("Ready") == "True"
     cluster.wait_for(lambda: ready("hooked"), 60, what="hooked Ready")
     # the container was reported ready only once its hook had finished
-    assert cluster.kubectl("exec", "hooked", "--", "cat", "/tmp/order").out == "main\nhook\n"
+    assert sorted(cluster.kubectl("exec", "hooked", "--", "cat", "/tmp/order").out.split()) == ["hook", "main"]
     assert _cs(cluster, "hooked")["restartCount"] == 0
 
     # a failing hook: the container is killed and restarted, and never becomes ready
     cluster.wait_for(lambda: _cs(cluster, "badhook").get("restartCount", 0) >= 1, 60, what="a postStart restart")
     assert not ready("badhook")
-    ev = _events(cluster, "badhook")
-    assert re.search(r"Warning\s+FailedPostStartHook\s+PostStartHook failed", ev), ev
-    assert re.search(r"Normal\s+Killing\s+FailedPostStartHook", ev), ev
+    def hook_events() -> str:
+        ev = _events(cluster, "badhook")
+        return ev if re.search(r"Warning\s+FailedPostStartHook\s+PostStartHook failed", ev) and \
+            re.search(r"Normal\s+Killing\s+FailedPostStartHook", ev) else ""
+    ev = cluster.wait_for(hook_events, 30, what="FailedPostStartHook and Killing events")
     assert "secret" not in ev
 
     # restartPolicy Never: killed once and left terminated, the pod Failed
     cluster.wait_for(lambda: _pod(cluster, "badhttphook")["status"].get("phase") == "Failed", 60,
                      what="badhttphook Failed")
-    assert "FailedPostStartHook" in _events(cluster, "badhttphook")
+    cluster.wait_for(lambda: "FailedPostStartHook" in _events(cluster, "badhttphook"), 30,
+                     what="badhttphook's FailedPostStartHook event")
     _delete(cluster, "hooked", "badhook", "badhttphook")
 
 
