@@ -105,7 +105,7 @@ class Handlers:
             revision = max(token_revision, 0)  # -1: continue at the current state (inconsistent)
         try:
             return await self._list(res, prefix, label_selector, field_selector, limit, start_after, revision)
-        except CompactedError as e:
+        except CompactedError:
             if not continue_:
                 raise errors.Gone("The resourceVersion for the provided list is too old.") from None
             err = errors.Gone(CONTINUE_TOO_OLD)
