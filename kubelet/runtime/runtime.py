@@ -547,16 +547,15 @@ class Runtime:
 
     @staticmethod
     def _alive(pid: int | None, start: int | None) -> bool:
+        """``pid`` runs (not a zombie) and is the process that started at ``start``."""
         if not pid:
             return False
-        st = shim.proc_start_time(pid)
-        if st is None or st != start:
-            return False
         try:
-            with open(f"/proc/{pid}/stat") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             return False
+        return fields[0] != b"Z" and int(fields[19]) == start
 
     def list_containers_sync(self) -> list[ContainerStatus]:
         out = []
