@@ -156,7 +156,7 @@ async def bench(kubeconfig: str, replicas: int, n_nodes: int, ds_nodes: int, up:
     out["apply_to_all_ready_s"] = time.monotonic() - t0
     out["pods_created_s"] = tl.added[replicas - 1] - t0
     out["pod_creates_per_s"] = tl.rate(replicas)
-    print(f"{replicas}-replica Deployment, binder and {'scheduler and ' if up else ''}simulated kubelet running: "
+    print(f"{replicas}-replica Deployment, {'scheduler' if up else 'stand-in binder'} and simulated kubelet running: "
           f"apply -> all Ready {out['apply_to_all_ready_s']:.1f}s; pods created in {out['pods_created_s']:.1f}s "
           f"({out['pod_creates_per_s']:.0f} pods/s = {out['pod_creates_per_s'] / GOAL_CREATES_PER_S:.2f}x "
           f"the {GOAL_CREATES_PER_S:.0f}/s goal)", flush=True)
