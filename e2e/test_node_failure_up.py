@@ -12,7 +12,6 @@ must derive from `--node-monitor-grace-period`."""
 
 from __future__ import annotations
 
-import inspect
 import json
 import subprocess
 import sys
@@ -20,14 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from kubelet.simulated import SimulatedNodes
 from mizzen.testing import Cluster
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif("lease_renew_seconds" not in inspect.signature(SimulatedNodes).parameters,
-                       reason="simulated kubelets renew their Lease every 10 s: a 3 s grace period would flap"),
-]
+pytestmark = [pytest.mark.e2e]
 
 
 def mizzen(c: Cluster, *args: str) -> str:
