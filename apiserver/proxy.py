@@ -25,6 +25,7 @@ anything but a Status.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
 import logging
@@ -253,6 +254,30 @@ def websocket_protocol_class() -> Any:
             self.conn.process_subprotocol = lambda headers: None  # type: ignore[method-assign]
 
     return KubernetesWebSocketProtocol
+
+
+class WebSocketUpgrades:
+    """Builds the WebSocket protocol an upgraded connection is handed to (apiserver.httpserver
+    does the HTTP part): uvicorn's, with `websocket_protocol_class`'s change, and the uvicorn
+    configuration and server state it needs. `shutdown` closes the open ones."""
+
+    def __init__(self, app: Any) -> None:
+        import uvicorn
+        from uvicorn.server import ServerState
+
+        self.config = uvicorn.Config(app, ws=websocket_protocol_class(), lifespan="off", log_level="warning",
+                                     proxy_headers=False, access_log=False)
+        self.config.load()
+        self.state = ServerState()
+
+    def __call__(self) -> asyncio.Protocol:
+        cls = self.config.ws_protocol_class
+        assert cls is not None
+        return cls(config=self.config, server_state=self.state, app_state={})  # type: ignore[call-arg]
+
+    def shutdown(self) -> None:
+        for c in list(self.state.connections):
+            c.shutdown()
 
 
 async def _deny(scope: Scope, send: Send, err: StatusError) -> None:

@@ -1,5 +1,5 @@
-"""Running the API server: the store, TLS, the ASGI server (uvicorn with uvloop and
-httptools), and the kubeconfig that points at it.
+"""Running the API server: the store, TLS, the HTTP server (apiserver.httpserver, on uvloop
+and httptools), and the kubeconfig that points at it.
 
 `run_apiserver` is what `mizzen apiserver` and `mizzen up` call; it serves until `stop` is
 set, then shuts down cleanly: the HTTP server stops accepting, open watches end, the store
@@ -15,8 +15,6 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import uvicorn
 
 from apimachinery.gctune import tune_for_long_lived_heap
 from apiserver import pki
@@ -74,35 +72,24 @@ async def run_apiserver(data_dir: Path, *, host: str = "127.0.0.1", port: int = 
     url = f"https://{host}:{actual_port}"
     kubeconfig = data_dir / "kubeconfig"
     pki.write_kubeconfig(kubeconfig, url, (pki_dir / "ca.crt").read_bytes(), pki.admin_token(tokens))
-    from apiserver.proxy import websocket_protocol_class
-    config = uvicorn.Config(api, loop="none", http="httptools", ws=websocket_protocol_class(),
-                            lifespan="off", log_level="warning", proxy_headers=False,  # nothing proxies us
-                            access_log=False, ssl_certfile=str(pki_dir / "apiserver.crt"),
-                            ssl_keyfile=str(pki_dir / "apiserver.key"), ssl_version=ssl.PROTOCOL_TLS_SERVER,
-                            timeout_keep_alive=120, timeout_graceful_shutdown=2, backlog=2048)
-    server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # the CLI owns signals
+    from apiserver.httpserver import Server
+    from apiserver.proxy import WebSocketUpgrades
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(pki_dir / "apiserver.crt", pki_dir / "apiserver.key")
+    upgrades = WebSocketUpgrades(api)
+    server = Server(api, ssl_context=tls, ws_protocol=upgrades, keep_alive=120.0)
     await api.start()
-    serve = asyncio.create_task(server.serve(sockets=[sock]))
+    await server.start(sock)
     try:
-        while not server.started:
-            if serve.done():
-                serve.result()
-                return
-            await asyncio.sleep(0.01)
         if on_ready is not None:
             r = on_ready(Serving(api, url, actual_port, kubeconfig, pki_dir / "ca.crt"))
             if r is not None:
                 await r
-        stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait({serve, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        stopper.cancel()
+        await stop.wait()
     finally:
-        server.should_exit = True
-        await api.stop()
-        try:
-            await asyncio.wait_for(serve, 10)
-        except (TimeoutError, asyncio.CancelledError):
-            serve.cancel()
+        # Stop accepting and end the open streams (watches end with the store's watches),
+        # then give running requests a moment; WebSockets are closed with the rest.
+        upgrades.shutdown()
+        await asyncio.gather(server.shutdown(grace=2.0), api.stop())
         await store.close()
         sock.close()

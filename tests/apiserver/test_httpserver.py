@@ -1,0 +1,151 @@
+"""apiserver.httpserver on the wire, with raw sockets on 127.0.0.1: what an HTTP/1.1 client
+relies on (keep-alive, bodies by length and chunked, streams whose head comes at once,
+pipelined requests answered in order, the client going away, bad requests, shutdown)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from apiserver.httpserver import Server
+
+Message = dict[str, Any]
+
+
+async def app(scope: Message, receive: Any, send: Any) -> None:
+    """/echo answers the body it read; /stream sends two chunks, then waits for the client
+    to go away and records that; /slow answers after a moment; /fail raises."""
+    path = scope["path"]
+    if path == "/stream":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"one\n", "more_body": True})
+        await STREAM_SENT.wait()
+        await send({"type": "http.response.body", "body": b"two\n", "more_body": True})
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        GONE.set()
+        return
+    if path == "/fail":
+        raise RuntimeError("boom")
+    if path == "/slow":
+        await asyncio.sleep(0.2)
+    body = b""
+    while True:
+        m = await receive()
+        body += m.get("body", b"")
+        if not m.get("more_body"):
+            break
+    out = b"%s %s %s q=%s" % (scope["method"].encode(), scope["path"].encode(), body, scope["query_string"])
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(out)).encode())]})
+    await send({"type": "http.response.body", "body": out})
+
+
+STREAM_SENT = asyncio.Event()
+GONE = asyncio.Event()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[Server, int]]:
+    STREAM_SENT.clear()
+    GONE.clear()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = Server(app, ssl_context=None, keep_alive=5.0)
+    await srv.start(sock)
+    yield srv, sock.getsockname()[1]
+    await srv.shutdown(grace=1.0)
+
+
+async def read_response(r: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    status = int((await r.readline()).split()[1])
+    headers: dict[str, str] = {}
+    while (line := await r.readline()) not in (b"\r\n", b""):
+        k, v = line.decode().split(":", 1)
+        headers[k.lower()] = v.strip()
+    if "content-length" in headers:
+        return status, headers, await r.readexactly(int(headers["content-length"]))
+    body = b""
+    while True:
+        size = int((await r.readline()).strip(), 16)
+        chunk = await r.readexactly(size + 2)
+        if size == 0:
+            return status, headers, body
+        body += chunk[:-2]
+
+
+async def test_keep_alive_serves_requests_one_after_another(server: tuple[Server, int]) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    for i in range(3):
+        w.write(b"POST /echo?x=%d HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello" % i)
+        status, headers, body = await read_response(r)
+        assert (status, body) == (201, b"POST /echo hello q=x=%d" % i)
+        assert "date" in headers and headers.get("connection") != "close"
+    w.close()
+
+
+async def test_chunked_request_body_and_percent_decoded_path(server: tuple[Server, int]) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    w.write(b"PUT /ec%68o HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
+    status, _, body = await read_response(r)
+    assert (status, body) == (201, b"PUT /echo abcde q=")
+    w.close()
+
+
+async def test_pipelined_requests_are_answered_in_order(server: tuple[Server, int]) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    w.write(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\nGET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert (await read_response(r))[2] == b"GET /slow  q="
+    assert (await read_response(r))[2] == b"GET /fast  q="
+    w.close()
+
+
+async def test_a_stream_head_comes_at_once_and_its_end_is_noticed(server: tuple[Server, int]) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    w.write(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
+    head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"transfer-encoding: chunked" in head
+    assert await r.readline() == b"4\r\n" and await r.readexactly(6) == b"one\n\r\n"
+    STREAM_SENT.set()
+    assert await r.readline() == b"4\r\n" and await r.readexactly(6) == b"two\n\r\n"
+    w.close()
+    await asyncio.wait_for(GONE.wait(), 5)  # the application learnt the client went away
+
+
+async def test_errors_answer_500_then_400_for_garbage(server: tuple[Server, int]) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    w.write(b"GET /fail HTTP/1.1\r\nHost: a\r\n\r\n")
+    status, _, _ = await read_response(r)
+    assert status == 500
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    w.write(b"NOT HTTP AT ALL\r\n\r\n")
+    status, headers, _ = await read_response(r)
+    assert status == 400 and headers["connection"] == "close"
+    assert await r.read() == b""  # closed
+
+
+async def test_expect_continue_and_connection_close(server: tuple[Server, int]) -> None:
+    r, w = await asyncio.open_connection("127.0.0.1", server[1])
+    w.write(b"POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n")
+    assert await r.readline() == b"HTTP/1.1 100 Continue\r\n" and await r.readline() == b"\r\n"
+    w.write(b"ok")
+    status, headers, body = await read_response(r)
+    assert (status, body, headers["connection"]) == (201, b"POST /echo ok q=", "close")
+    assert await r.read() == b""
+
+
+async def test_shutdown_ends_streams_and_closes_idle_connections(server: tuple[Server, int]) -> None:
+    srv, port = server
+    r1, w1 = await asyncio.open_connection("127.0.0.1", port)
+    w1.write(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
+    await r1.readuntil(b"one\n\r\n")
+    r2, w2 = await asyncio.open_connection("127.0.0.1", port)
+    w2.write(b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n")
+    await read_response(r2)
+    await asyncio.wait_for(srv.shutdown(grace=5.0), 3)  # the stream does not hold it for the grace
+    assert await asyncio.wait_for(r2.read(), 3) == b""
+    assert srv.tasks == set()
