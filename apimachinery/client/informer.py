@@ -18,10 +18,11 @@ first (`copy_object`) and write the copy to the API server; the cache changes wh
 server's watch event comes back. Handlers run on the informer's task, in registration order,
 and should only enqueue keys (`WorkQueue.add`): a slow handler delays every later event.
 
-Starting an informer raises the process's garbage-collector thresholds (`tune_gc_for_caches`):
-a cache of thousands of decoded objects, replaced as watch events arrive, made CPython's
-default thresholds spend about half of a controller process's CPU in collections that find
-nothing (JSON objects hold no reference cycles).
+Starting an informer raises the process's garbage-collector thresholds
+(`apimachinery.gctune`): a cache of thousands of decoded objects, replaced as watch events
+arrive, made CPython's defaults spend about half of a controller process's CPU in collections
+that find nothing (JSON objects hold no reference cycles). `mizzen` components tune at start
+already; this covers every other program that keeps informers (benchmarks, tests, operators).
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
-import gc
 import inspect
 import logging
 import random
@@ -42,6 +42,7 @@ import orjson
 
 from apimachinery.client.rest import TRANSPORT_ERRORS, ApiClient, ResourceRef
 from apimachinery.errors import Gone, StatusError
+from apimachinery.gctune import tune_for_long_lived_heap
 from apimachinery.resources import ResourceInfo
 
 log = logging.getLogger(__name__)
@@ -67,24 +68,6 @@ def split_key(key: str) -> tuple[str | None, str]:
     """`"ns/name"` -> `("ns", "name")`; `"name"` -> `(None, "name")`."""
     ns, sep, name = key.partition("/")
     return (ns, name) if sep else (None, ns)
-
-
-CACHE_GC_THRESHOLDS = (50_000, 20, 100)
-"""gc.set_threshold for processes holding informer caches. Measured with the 1,000-replica and
-1,000-node benchmark (bench/controllers.py, controller manager, simulated nodes and binder in
-one process): CPython's defaults (700, 10, 10) spent 10-17 s of 28-37 s of CPU in 4,000
-collections, 35 of them full ones at 0.2-0.3 s each; these thresholds 1.4 s of 20 s, with the
-same peak memory. Young cycles (asyncio, aiohttp) are still collected by the first two
-generations."""
-
-
-def tune_gc_for_caches() -> None:
-    """Raise the process's GC thresholds to `CACHE_GC_THRESHOLDS` (never lower them: a process
-    that chose higher ones keeps them)."""
-    current = gc.get_threshold()
-    wanted = tuple(max(a, b) for a, b in zip(current, CACHE_GC_THRESHOLDS, strict=True))
-    if wanted != current:
-        gc.set_threshold(*wanted)
 
 
 def copy_object(obj: Obj) -> Obj:
@@ -367,7 +350,7 @@ class Informer:
         return True
 
     def start(self) -> asyncio.Task[None]:
-        tune_gc_for_caches()
+        tune_for_long_lived_heap()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self.run(), name=repr(self))
         return self._task
@@ -539,5 +522,5 @@ def enqueue_key(add: Callable[[str], Any]) -> dict[str, Callable[..., Any]]:
 __all__ = [
     "DEFAULT_INDEXERS", "INDEX_CONTROLLER_UID", "INDEX_LABEL", "INDEX_NAMESPACE", "INDEX_NODE_NAME",
     "INDEX_OWNER_UID", "Informer", "InformerFactory", "Store", "copy_object", "enqueue_key",
-    "meta_namespace_key", "split_key", "strip_managed_fields", "tune_gc_for_caches",
+    "meta_namespace_key", "split_key", "strip_managed_fields",
 ]

@@ -6,7 +6,6 @@ including an API server restart in the middle (nothing missed). Transport corner
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ from apimachinery.client.informer import (
     enqueue_key,
     meta_namespace_key,
     split_key,
-    tune_gc_for_caches,
 )
 from apimachinery.client.rest import ApiClient
 from apimachinery.client.workqueue import WorkQueue
@@ -226,17 +224,3 @@ async def test_informer_survives_an_api_server_restart(tmp_path: Path) -> None:
     finally:
         c.stop()
 
-
-@pytest.mark.parametrize(("before", "after"), [
-    ((700, 10, 10), (50_000, 20, 100)),        # CPython's defaults: raised
-    ((100_000, 5, 500), (100_000, 20, 500)),   # a process's own higher choice is kept
-    ((50_000, 20, 100), (50_000, 20, 100)),    # already tuned: unchanged
-])
-def test_gc_thresholds_are_raised_never_lowered(before: tuple[int, int, int], after: tuple[int, int, int]) -> None:
-    saved = gc.get_threshold()
-    try:
-        gc.set_threshold(*before)
-        tune_gc_for_caches()
-        assert gc.get_threshold() == after
-    finally:
-        gc.set_threshold(*saved)
