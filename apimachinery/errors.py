@@ -176,6 +176,18 @@ class InternalError(StatusError):
         super().__init__(500, "InternalError", f"Internal error occurred: {message}")
 
 
+class ServerTimeout(StatusError):
+    """500 ServerTimeout: the operation could not be completed now (kube-apiserver's answer
+    when every generated name it tried was taken)."""
+
+    def __init__(self, kind: str, operation: str = "POST", group: str = "", retry_after: int = 0):
+        target = f"{kind}.{group}" if group else kind
+        super().__init__(500, "ServerTimeout", f"The {operation} operation against {target} could not be completed "
+                         "at this time, please try again.", {"group": group, "kind": kind,
+                                                             "retryAfterSeconds": retry_after} if group else
+                         {"kind": kind, "retryAfterSeconds": retry_after})
+
+
 class Timeout(StatusError):
     def __init__(self, message: str = "Timeout: request did not complete within the allowed duration"):
         super().__init__(504, "Timeout", message)
@@ -197,4 +209,5 @@ _BY_REASON: dict[str, type[StatusError]] = {
     "TooManyRequests": TooManyRequests,
     "InternalError": InternalError,
     "Timeout": Timeout,
+    "ServerTimeout": ServerTimeout,
 }

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_OBJECT = 1536 * 1024  # 1.5 MiB, etcd's request limit under kube-apiserver
 UPDATE_RETRIES = 16
+GENERATE_NAME_ATTEMPTS = 8
 # kube-apiserver's words for a continue token whose snapshot was compacted
 CONTINUE_TOO_OLD = (
     "The provided continue parameter is too old to display a consistent list result. You can start a new list "
@@ -159,7 +160,8 @@ class Handlers:
         self.check_namespace(res, namespace, m)
         if name_from_url and m.get("name") and m["name"] != name_from_url:
             raise BadRequest(f"the name of the object ({m['name']}) does not match the name on the URL ({name_from_url})")
-        if not m.get("name") and m.get("generateName"):
+        generated = not m.get("name") and bool(m.get("generateName"))
+        if generated:
             m["name"] = objects.generate_name(m["generateName"])
         self.check_fields(res, obj, opts, whole_object=True)
         if res.namespaced:
@@ -194,9 +196,19 @@ class Handlers:
         if is_service:
             await self.allocate_service(obj, None)
         try:
-            kv = await self.store.create(key_for(res, namespace, m["name"]), obj)
-        except KeyExistsError:
-            raise errors.AlreadyExists(res.plural, m["name"], res.group) from None
+            # A generated name that is taken is generated again (Kubernetes' RetryGenerateName:
+            # eight tries in all, then ServerTimeout), so that a controller creating a thousand
+            # pods never sees a collision of its five random characters.
+            for attempt in range(1, GENERATE_NAME_ATTEMPTS + 1):
+                try:
+                    kv = await self.store.create(key_for(res, namespace, m["name"]), obj)
+                    break
+                except KeyExistsError:
+                    if not generated:
+                        raise errors.AlreadyExists(res.plural, m["name"], res.group) from None
+                    if attempt == GENERATE_NAME_ATTEMPTS:
+                        raise errors.ServerTimeout(res.kind, "POST", res.group) from None
+                    m["name"] = objects.generate_name(m["generateName"])
         finally:
             if is_service:
                 self.service_allocator.stored(obj)

@@ -1,6 +1,7 @@
-"""Reads as a client sees them, through the API server's ASGI entry (no sockets): watch
-streams (timeoutSeconds, bookmarks, clients that hang up) and lists (paginated lists are one
-snapshot, resourceVersionMatch=Exact, continue tokens older than the retained history)."""
+"""Requests as a client sees them, through the API server's ASGI entry (no sockets): watch
+streams (timeoutSeconds, bookmarks, clients that hang up), lists (paginated lists are one
+snapshot, resourceVersionMatch=Exact, continue tokens older than the retained history) and
+generated names that collide."""
 
 from __future__ import annotations
 
@@ -182,3 +183,22 @@ async def test_compacted_revisions_answer_410_and_an_inconsistent_continue(api: 
                        "&resourceVersionMatch=Exact")
     assert exact.status == 410
     assert orjson.loads(b"".join(exact.chunks))["message"] == "The resourceVersion for the provided list is too old."
+
+
+async def test_a_taken_generated_name_is_generated_again(api: APIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apiserver import objects
+    await create(api, "web-aaaaa")
+    names = iter(["aaaaa", "aaaaa", "bbbbb"])  # the first two collide
+    monkeypatch.setattr(objects, "generate_name", lambda prefix: prefix + next(names))
+    body = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "web-"}})
+    s = await call(api, "POST", BASE, body=body)
+    assert s.status == 201 and orjson.loads(b"".join(s.chunks))["metadata"]["name"] == "web-bbbbb"
+    monkeypatch.setattr(objects, "generate_name", lambda prefix: prefix + "aaaaa")  # always taken
+    s = await call(api, "POST", BASE, body=body)
+    status = orjson.loads(b"".join(s.chunks))
+    assert (s.status, status["reason"]) == (500, "ServerTimeout")
+    assert status["message"] == ("The POST operation against ConfigMap could not be completed at this time, "
+                                 "please try again.")
+    named = await call(api, "POST", BASE, body=orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                                              "metadata": {"name": "web-aaaaa"}}))
+    assert named.status == 409  # a name the client chose is not changed
