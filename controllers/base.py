@@ -104,15 +104,20 @@ def owner_key(obj: Obj, kind: str) -> tuple[str, str] | None:
     return (f"{ns}/{ref.get('name')}" if ns else ref.get("name", "")), ref.get("uid", "")
 
 
-def resolve_owner(informer: Informer, obj: Obj, kind: str) -> Obj | None:
-    """The owner object from the cache, if the ownerReference points at it (uid checked)."""
+def owner_cache_key(informer: Informer, obj: Obj, kind: str) -> str | None:
+    """The cache key of the controlling owner of `kind`, when the cache holds that very owner
+    (uid checked: a namesake created since is not the owner)."""
     ok = owner_key(obj, kind)
     if ok is None:
         return None
     owner = informer.store.get(ok[0])
-    if owner is None or podutil.uid_of(owner) != ok[1]:
-        return None
-    return owner
+    return ok[0] if owner is not None and podutil.uid_of(owner) == ok[1] else None
+
+
+def resolve_owner(informer: Informer, obj: Obj, kind: str) -> Obj | None:
+    """The owner object from the cache, if the ownerReference points at it (uid checked)."""
+    key = owner_cache_key(informer, obj, kind)
+    return None if key is None else informer.store.get(key)
 
 
 def pod_from_template(owner: Obj, template: Obj, api_version: str, kind: str) -> Obj:

@@ -28,7 +28,7 @@ from controllers.base import (
     ControllerContext,
     claim,
     gather_limited,
-    owner_key,
+    owner_cache_key,
 )
 from controllers.daemonset import decisions as dsd
 from controllers.podutil import Obj
@@ -99,11 +99,7 @@ class DaemonSetController(Controller):
         self._node_changed(new)
 
     def _owner(self, obj: Obj) -> str | None:
-        ok = owner_key(obj, "DaemonSet")
-        if ok is None:
-            return None
-        ds = self.ds_informer.store.get(ok[0])
-        return ok[0] if ds is not None and podutil.uid_of(ds) == ok[1] else None
+        return owner_cache_key(self.ds_informer, obj, "DaemonSet")
 
     def _pod_added(self, pod: Obj) -> None:
         if podutil.is_deleting(pod):

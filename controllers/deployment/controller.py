@@ -25,6 +25,7 @@ from controllers.base import (
     Controller,
     ControllerContext,
     claim,
+    owner_cache_key,
     owner_key,
 )
 from controllers.deployment import decisions as dd
@@ -55,11 +56,7 @@ class DeploymentController(Controller):
         self.enqueue(new)
 
     def _owner(self, rs: Obj) -> str | None:
-        ok = owner_key(rs, "Deployment")
-        if ok is None:
-            return None
-        d = self.d_informer.store.get(ok[0])
-        return ok[0] if d is not None and podutil.uid_of(d) == ok[1] else None
+        return owner_cache_key(self.d_informer, rs, "Deployment")
 
     def _rs_changed(self, rs: Obj) -> None:
         key = self._owner(rs)

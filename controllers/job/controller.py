@@ -32,6 +32,7 @@ from controllers.base import (
     ControllerContext,
     claim,
     gather_limited,
+    owner_cache_key,
     owner_key,
     pod_from_template,
     res,
@@ -111,11 +112,7 @@ class JobController(Controller):
         return False
 
     def _owner(self, pod: Obj) -> str | None:
-        ok = owner_key(pod, "Job")
-        if ok is None:
-            return None
-        job = self.job_informer.store.get(ok[0])
-        return ok[0] if job is not None and podutil.uid_of(job) == ok[1] else None
+        return owner_cache_key(self.job_informer, pod, "Job")
 
     def _pod_added(self, pod: Obj) -> None:
         if self._orphan_check(pod):

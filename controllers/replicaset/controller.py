@@ -24,7 +24,7 @@ from controllers.base import (
     ControllerContext,
     claim,
     gather_limited,
-    owner_key,
+    owner_cache_key,
     pod_from_template,
 )
 from controllers.podutil import Obj
@@ -67,11 +67,7 @@ class ReplicaSetController(Controller):
         self.enqueue(rs)
 
     def _owner(self, pod: Obj) -> str | None:
-        ok = owner_key(pod, self.kind)
-        if ok is None:
-            return None
-        rs = self.rs_informer.store.get(ok[0])
-        return ok[0] if rs is not None and podutil.uid_of(rs) == ok[1] else None
+        return owner_cache_key(self.rs_informer, pod, self.kind)
 
     def _enqueue_matching(self, pod: Obj) -> None:
         """An orphan changed: every ReplicaSet in its namespace whose selector matches may adopt it."""

@@ -25,7 +25,7 @@ from controllers.base import (
     Controller,
     ControllerContext,
     claim,
-    owner_key,
+    owner_cache_key,
     res,
 )
 from controllers.daemonset.decisions import histories_to_cleanup, revision_matches
@@ -67,11 +67,7 @@ class StatefulSetController(Controller):
         self.enqueue(new)
 
     def _owner(self, obj: Obj) -> str | None:
-        ok = owner_key(obj, "StatefulSet")
-        if ok is None:
-            return None
-        sts = self.sts_informer.store.get(ok[0])
-        return ok[0] if sts is not None and podutil.uid_of(sts) == ok[1] else None
+        return owner_cache_key(self.sts_informer, obj, "StatefulSet")
 
     def _enqueue_matching(self, pod: Obj) -> None:
         labels = podutil.labels_of(pod)
