@@ -73,6 +73,7 @@ class Server:
         self.tasks: set[asyncio.Task[None]] = set()
         self.date = _Date()
         self.scheme = "https" if ssl_context is not None else "http"
+        self.stopping = False
         self._server: asyncio.Server | None = None
 
     async def start(self, sock: socket.socket) -> None:
@@ -83,6 +84,7 @@ class Server:
     async def shutdown(self, grace: float = 2.0) -> None:
         """Stop accepting; close idle connections at once and busy ones after their
         response; after `grace` seconds, cancel what is still running and close everything."""
+        self.stopping = True
         if self._server is not None:
             self._server.close()
         for c in list(self.connections):
@@ -334,6 +336,8 @@ class _Cycle:
                                  "headers": [(b"content-type", b"text/plain; charset=utf-8")]})
                 await self.send({"type": "http.response.body", "body": b"Internal Server Error"})
         finally:
+            if not self.complete and self.chunked and self.conn.server.stopping and not self.disconnected:
+                self._write(b"", False)  # a stream ended by the shutdown ends cleanly: clients watch again
             if not self.complete:  # the application ended or failed mid-response: close
                 self.keep_alive = False
                 self.complete = True

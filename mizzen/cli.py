@@ -210,6 +210,9 @@ async def _component(args: argparse.Namespace, data_dir: Path) -> int:
     return 0
 
 
+COMPONENTS_STOP_SECONDS = 20.0
+
+
 def _run(coro) -> int:  # type: ignore[no-untyped-def]
     from apimachinery.gctune import tune_for_long_lived_heap
     tune_for_long_lived_heap()  # every component holds caches of objects (see the module)
@@ -239,13 +242,25 @@ async def _up(args: argparse.Namespace, data_dir: Path, components: bool) -> int
             tasks.extend(await start_components(args, data_dir, serving.kubeconfig, stop))
         print("ready", flush=True)
 
+    # On Ctrl-C the components stop first, while the API server still answers them (leases
+    # released, nodes marked, watches ended cleanly), then the API server.
+    api_stop = asyncio.Event()
+
+    async def stop_in_order() -> None:
+        await stop.wait()
+        if tasks:
+            await asyncio.wait(tasks, timeout=COMPONENTS_STOP_SECONDS)
+        api_stop.set()
+
+    orderly = asyncio.create_task(stop_in_order())
     try:
-        await run_apiserver(data_dir, port=args.port, stop=stop, on_ready=on_ready,
+        await run_apiserver(data_dir, port=args.port, stop=api_stop, on_ready=on_ready,
                             default_toleration_seconds=getattr(args, "default_toleration_seconds", 300),
                             disable_admission_plugins=tuple(
                                 p.strip() for p in args.disable_admission_plugins.split(",") if p.strip()))
     finally:
         stop.set()
+        orderly.cancel()
         for t in tasks:
             t.cancel()
         if tasks:

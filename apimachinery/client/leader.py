@@ -296,6 +296,7 @@ async def run_as_leader(client: ApiClient, lease: str, namespace: str, lead: Cal
         elector = LeaderElector(client, lease, namespace, identity)
         while not stop.is_set():
             await elector.run(on_started=lead,
-                              on_stopped=lambda: log.warning("%s: leadership lost", component or lease))
+                              on_stopped=lambda: log.info("%s: leadership released", component or lease) if stop.is_set()
+                              else log.warning("%s: leadership lost", component or lease))
 
     await run_until_stopped(campaign(), stop)

@@ -23,11 +23,11 @@ async def app(scope: Message, receive: Any, send: Any) -> None:
     if path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
         await send({"type": "http.response.body", "body": b"one\n", "more_body": True})
-        await STREAM_SENT.wait()
+        await EVENTS["sent"].wait()
         await send({"type": "http.response.body", "body": b"two\n", "more_body": True})
         while (await receive())["type"] != "http.disconnect":
             pass
-        GONE.set()
+        EVENTS["gone"].set()
         return
     if path == "/fail":
         raise RuntimeError("boom")
@@ -45,14 +45,12 @@ async def app(scope: Message, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": out})
 
 
-STREAM_SENT = asyncio.Event()
-GONE = asyncio.Event()
+EVENTS: dict[str, asyncio.Event] = {}  # made anew for each test's event loop
 
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[Server, int]]:
-    STREAM_SENT.clear()
-    GONE.clear()
+    EVENTS["sent"], EVENTS["gone"] = asyncio.Event(), asyncio.Event()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     srv = Server(app, ssl_context=None, keep_alive=5.0)
@@ -110,10 +108,10 @@ async def test_a_stream_head_comes_at_once_and_its_end_is_noticed(server: tuple[
     head = await asyncio.wait_for(r.readuntil(b"\r\n\r\n"), 5)
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"transfer-encoding: chunked" in head
     assert await r.readline() == b"4\r\n" and await r.readexactly(6) == b"one\n\r\n"
-    STREAM_SENT.set()
+    EVENTS["sent"].set()
     assert await r.readline() == b"4\r\n" and await r.readexactly(6) == b"two\n\r\n"
     w.close()
-    await asyncio.wait_for(GONE.wait(), 5)  # the application learnt the client went away
+    await asyncio.wait_for(EVENTS["gone"].wait(), 5)  # the application learnt the client went away
 
 
 async def test_errors_answer_500_then_400_for_garbage(server: tuple[Server, int]) -> None:
@@ -147,5 +145,7 @@ async def test_shutdown_ends_streams_and_closes_idle_connections(server: tuple[S
     w2.write(b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n")
     await read_response(r2)
     await asyncio.wait_for(srv.shutdown(grace=5.0), 3)  # the stream does not hold it for the grace
+    # ... and ends cleanly, so that a watcher simply watches again
+    assert await asyncio.wait_for(r1.read(), 3) == b"0\r\n\r\n"
     assert await asyncio.wait_for(r2.read(), 3) == b""
     assert srv.tasks == set()
