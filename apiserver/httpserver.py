@@ -75,16 +75,30 @@ class Server:
         self.scheme = "https" if ssl_context is not None else "http"
         self.stopping = False
         self._server: asyncio.Server | None = None
+        self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(lambda: _Connection(self), sock=sock, ssl=self.ssl_context,
                                                 backlog=2048)
+        self._reaper = loop.create_task(self._close_idle())
+
+    async def _close_idle(self) -> None:
+        """One sweep every few seconds closes the connections idle for `keep_alive` (rather
+        than a timer armed and cancelled around every request)."""
+        while True:
+            await asyncio.sleep(min(self.keep_alive / 4, 10.0))
+            deadline = time.monotonic() - self.keep_alive
+            for c in list(self.connections):
+                if c.idle_since is not None and c.idle_since < deadline:
+                    c.close()
 
     async def shutdown(self, grace: float = 2.0) -> None:
         """Stop accepting; close idle connections at once and busy ones after their
         response; after `grace` seconds, cancel what is still running and close everything."""
         self.stopping = True
+        if self._reaper is not None:
+            self._reaper.cancel()
         if self._server is not None:
             self._server.close()
         for c in list(self.connections):
@@ -113,7 +127,7 @@ class _Connection(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []
         self.cycle: _Cycle | None = None
         self.pipeline: deque[_Cycle] = deque()
-        self.idle: asyncio.TimerHandle | None = None
+        self.idle_since: float | None = None  # when the last response ended (None: busy)
         self.write_paused = False
         self.writable = asyncio.Event()
         self.writable.set()
@@ -130,12 +144,10 @@ class _Connection(asyncio.Protocol):
         peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
         self.client = (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
         self.local = (str(local[0]), int(local[1])) if isinstance(local, tuple) else None
-        self._arm_idle()
+        self.idle_since = time.monotonic()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server.connections.discard(self)
-        if self.idle is not None:
-            self.idle.cancel()
         for cycle in (self.cycle, *self.pipeline):
             if cycle is not None:
                 cycle.disconnected = True
@@ -143,9 +155,7 @@ class _Connection(asyncio.Protocol):
         self.writable.set()
 
     def data_received(self, data: bytes) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-            self.idle = None
+        self.idle_since = None
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -237,12 +247,7 @@ class _Connection(asyncio.Protocol):
                 self._resume_reading()
         else:
             self._resume_reading()
-            self._arm_idle()
-
-    def _arm_idle(self) -> None:
-        if self.idle is not None:
-            self.idle.cancel()
-        self.idle = asyncio.get_running_loop().call_later(self.server.keep_alive, self.close)
+            self.idle_since = time.monotonic()
 
     def _pause_reading(self) -> None:
         if not self.read_paused and self.transport is not None:
@@ -273,8 +278,6 @@ class _Connection(asyncio.Protocol):
             return
         assert self.transport is not None and self.server.ws_protocol is not None
         self.server.connections.discard(self)
-        if self.idle is not None:
-            self.idle.cancel()
         method = self.parser.get_method()
         head = [method, b" ", self.url, b" HTTP/1.1\r\n"]
         for k, v in self.headers:

@@ -149,3 +149,17 @@ async def test_shutdown_ends_streams_and_closes_idle_connections(server: tuple[S
     assert await asyncio.wait_for(r1.read(), 3) == b"0\r\n\r\n"
     assert await asyncio.wait_for(r2.read(), 3) == b""
     assert srv.tasks == set()
+
+
+async def test_idle_connections_are_closed_after_keep_alive() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    srv = Server(app, ssl_context=None, keep_alive=0.2)
+    await srv.start(sock)
+    try:
+        r, w = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        w.write(b"GET /echo HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert (await read_response(r))[0] == 201
+        assert await asyncio.wait_for(r.read(), 3) == b""  # closed by the server once idle
+    finally:
+        await srv.shutdown(grace=1.0)
