@@ -14,6 +14,7 @@ from typing import Any
 
 from apimachinery import resources
 from apimachinery.client import EventRecorder, Informer, InformerFactory
+from apimachinery.client.events import NORMAL, WARNING
 from apimachinery.client.informer import copy_object
 from apimachinery.client.rest import ApiClient
 from apimachinery.client.workqueue import Result, WorkQueue, run_workers
@@ -21,6 +22,7 @@ from apimachinery.errors import StatusError
 from apimachinery.resources import ResourceInfo
 from controllers import podutil
 from controllers.podutil import Obj
+from controllers.replicaset.decisions import slow_start_batches
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +144,50 @@ async def gather_limited(coros: list[Any], limit: int = 100) -> list[Any]:
         async with sem:
             return await c
     return await asyncio.gather(*(one(c) for c in coros), return_exceptions=True)
+
+
+@dataclass
+class CreateOutcome:
+    """What `create_in_slow_start` did: the first failure that stopped it (None: none did)
+    and how many creates failed with a failure that was not allowed to stop it."""
+
+    failure: BaseException | None = None
+    tolerated: int = 0
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure if isinstance(self.failure, StatusError) else \
+                StatusError(500, "InternalError", str(self.failure))
+
+
+async def create_in_slow_start(client: ApiClient, recorder: EventRecorder, expectations: Any, key: str,
+                               owner: Obj, bodies: list[Obj], namespace: str, *, limit: int,
+                               tolerate: type[BaseException] | None = None) -> CreateOutcome:
+    """Create pods in slow-start batches (1, 2, 4, ...: slowStartBatch), with the events and
+    expectations Kubernetes' controllers keep: each create that fails lowers the expectations
+    (no watch event will come for it); the first failure gets a FailedCreate event and stops
+    the batches, and the expectations of what was never attempted are lowered too. Failures
+    of type `tolerate` are counted instead and do not stop the batches."""
+    out = CreateOutcome()
+    done = 0
+    for size in slow_start_batches(len(bodies)):
+        batch, done = bodies[done:done + size], done + size
+        results = await gather_limited([client.create(PODS, b, namespace) for b in batch], limit)
+        for r in results:
+            if not isinstance(r, BaseException):
+                recorder.event(owner, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
+                continue
+            expectations.creation_observed(key)
+            if tolerate is not None and isinstance(r, tolerate):
+                out.tolerated += 1
+            elif out.failure is None:
+                out.failure = r
+                recorder.event(owner, WARNING, "FailedCreate", f"Error creating: {r}")
+        if out.failure is not None:
+            for _ in range(len(bodies) - done):
+                expectations.creation_observed(key)  # never attempted
+            break
+    return out
 
 
 async def claim(client: ApiClient, r: ResourceInfo, owner: Obj, owner_api_version: str, owner_kind: str,

@@ -27,12 +27,13 @@ from controllers.base import (
     Controller,
     ControllerContext,
     claim,
+    create_in_slow_start,
     gather_limited,
     owner_cache_key,
 )
 from controllers.daemonset import decisions as dsd
 from controllers.podutil import Obj
-from controllers.replicaset.decisions import BURST_REPLICAS, slow_start_batches
+from controllers.replicaset.decisions import BURST_REPLICAS
 
 log = logging.getLogger(__name__)
 
@@ -259,25 +260,9 @@ class DaemonSetController(Controller):
         # One record for both: expect_deletions alone would replace the creation count, and a
         # sync before the creations are observed would then create duplicates.
         self.expectations.expect(key, len(create_on), [f"{ns}/{n}" for n in delete])
-        first: BaseException | None = None
-        i = 0
-        for size in slow_start_batches(len(create_on)):
-            batch = create_on[i:i + size]
-            i += size
-            results = await gather_limited([self.client.create(PODS, dsd.new_pod(ds, node, hash_), ns)
-                                            for node in batch], 250)
-            for r in results:
-                if isinstance(r, BaseException):
-                    self.expectations.creation_observed(key)
-                    if first is None:
-                        first = r
-                        self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {r}")
-                else:
-                    self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
-            if first is not None:
-                for _ in range(len(create_on) - i):
-                    self.expectations.creation_observed(key)
-                break
+        outcome = await create_in_slow_start(self.client, self.recorder, self.expectations, key, ds,
+                                             [dsd.new_pod(ds, node, hash_) for node in create_on], ns, limit=250)
+        first = outcome.failure
         results = await gather_limited([self.client.delete(PODS, n, ns, preconditions={
             "uid": podutil.uid_of(by_name[n])} if n in by_name else None) for n in delete], 250)
         for n, r in zip(delete, results, strict=True):

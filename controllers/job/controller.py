@@ -31,6 +31,7 @@ from controllers.base import (
     Controller,
     ControllerContext,
     claim,
+    create_in_slow_start,
     gather_limited,
     owner_cache_key,
     owner_key,
@@ -39,7 +40,6 @@ from controllers.base import (
 )
 from controllers.job import decisions
 from controllers.podutil import Obj
-from controllers.replicaset.decisions import slow_start_batches
 
 log = logging.getLogger(__name__)
 
@@ -265,27 +265,10 @@ class JobController(Controller):
         ns = podutil.namespace_of(job)
         bodies = [decisions.pod_for_index(base, job, i) for i in indexes] if indexes else \
             [decisions.pod_for_index(base, job, None) for _ in range(n)]
-        first: BaseException | None = None
-        done = 0
         # Slow start (1, 2, 4, ...): a quota or admission error costs one call, not n.
-        for size in slow_start_batches(n):
-            batch, done = bodies[done:done + size], done + size
-            results = await gather_limited([self.client.create(PODS, b, ns) for b in batch], 100)
-            for r in results:
-                if isinstance(r, BaseException):
-                    # Not created (a generated name already taken included): no event will come.
-                    self.expectations.creation_observed(key)
-                    if first is None:
-                        first = r
-                        self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {r}")
-                else:
-                    self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
-            if first is not None:
-                for _ in range(n - done):
-                    self.expectations.creation_observed(key)  # never attempted
-                break
-        if first is not None:
-            raise first if isinstance(first, StatusError) else StatusError(500, "InternalError", str(first))
+        outcome = await create_in_slow_start(self.client, self.recorder, self.expectations, key, job, bodies, ns,
+                                             limit=100)
+        outcome.raise_failure()
 
     async def _delete_pods(self, key: str, job: Obj, pods: list[Obj]) -> None:
         self.expectations.expect_deletions(key, [podutil.key_of(p) for p in pods])

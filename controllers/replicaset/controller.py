@@ -23,6 +23,7 @@ from controllers.base import (
     Controller,
     ControllerContext,
     claim,
+    create_in_slow_start,
     gather_limited,
     owner_cache_key,
     pod_from_template,
@@ -183,38 +184,16 @@ class ReplicaSetController(Controller):
                            self.pod_informer.store.by_index(ORPHAN_INDEX, podutil.namespace_of(rs)), selector)
 
     async def _create_pods(self, key: str, rs: Obj, n: int) -> int:
-        """Create `n` pods in slow-start batches; a failing batch stops the rest and the
-        expectations for pods never attempted are lowered at once. Returns how many creates
-        met a pod of the same generated name (nothing was created: the caller requeues to
-        make up for them; no failure is reported for that)."""
+        """Create `n` pods (slow start, under expectations). Returns how many creates met a
+        pod of the same generated name (nothing was created: the caller requeues to make up
+        for them; no failure is reported for that)."""
         self.expectations.expect_creations(key, n)
         template = (rs.get("spec") or {}).get("template") or {}
         body = pod_from_template(rs, template, self.api_version, self.kind)
-        ns = podutil.namespace_of(rs)
-        done = collided = 0
-        for size in decisions.slow_start_batches(n):
-            results = await gather_limited([self.client.create(PODS, body, ns) for _ in range(size)], 250)
-            errors = [r for r in results if isinstance(r, BaseException)]
-            for r in results:
-                if isinstance(r, BaseException):
-                    # Whatever failed was not created, and no watch event will say otherwise:
-                    # a generated name that was taken included (the pod that has it is not ours).
-                    self.expectations.creation_observed(key)
-                    collided += isinstance(r, AlreadyExists)
-                else:
-                    self.recorder.event(rs, NORMAL, "SuccessfulCreate", f"Created pod: {podutil.name_of(r)}")
-            done += size
-            hard = [e for e in errors if not isinstance(e, AlreadyExists)]
-            if hard:
-                skipped = n - done
-                for _ in range(skipped):
-                    self.expectations.creation_observed(key)
-                err = hard[0]
-                self.recorder.event(rs, WARNING, "FailedCreate", f"Error creating: {err}")
-                if isinstance(err, StatusError):
-                    raise err
-                raise StatusError(500, "InternalError", str(err))
-        return collided
+        outcome = await create_in_slow_start(self.client, self.recorder, self.expectations, key, rs, [body] * n,
+                                             podutil.namespace_of(rs), limit=250, tolerate=AlreadyExists)
+        outcome.raise_failure()
+        return outcome.tolerated
 
     async def _delete_pods(self, key: str, rs: Obj, pods: list[Obj]) -> None:
         self.expectations.expect_deletions(key, [podutil.key_of(p) for p in pods])
