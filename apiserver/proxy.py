@@ -4,9 +4,11 @@ Kubernetes' API server forwards them to the kubelet of the pod's node.
 
 Entry points: ``proxy_to_kubelet(server, req, res, route)`` for plain HTTP requests (called by
 ``APIServer.get``/``post``); ``websocket_proxy(server, scope, receive, send)`` for ASGI
-``websocket`` scopes (``APIServer.__call__`` hands them over); ``websocket_protocol_class()``
-for ``uvicorn.Config(ws=...)``, without which uvicorn refuses kubectl's port-forward
-subprotocol ``SPDY/3.1+portforward.k8s.io`` before the application sees the request.
+``websocket`` scopes (``APIServer.__call__`` hands them over); ``WebSocketUpgrades``, what
+apiserver.httpserver hands an upgraded connection to (uvicorn's WebSocket protocol, made by
+``websocket_protocol_class()`` to accept kubectl's port-forward subprotocol
+``SPDY/3.1+portforward.k8s.io``, which it would otherwise refuse before the application sees
+the request).
 
 Before contacting the kubelet the request is checked against the pod object with Kubernetes'
 messages (which container, ``pod x does not have a host assigned``, ``container "c" in pod "x"
@@ -241,7 +243,7 @@ def websocket_protocol_class() -> Any:
     ``SPDY/3.1+portforward.k8s.io`` is not one (``/``), so the stock protocol refuses kubectl's
     port-forward with a 400 before the application sees it.  The app chooses the subprotocol
     itself (``websocket.accept``; uvicorn writes the response header), so parsing is skipped.
-    Pass it as ``uvicorn.Config(ws=websocket_protocol_class())``."""
+    ``WebSocketUpgrades`` builds its protocols from it."""
     try:
         from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
     except ImportError:   # another uvicorn: its default (exec works; port-forward may not)
