@@ -25,7 +25,7 @@ import signal
 import socket
 import sys
 
-from kubelet.runtime import shim
+from kubelet.runtime import linux, shim
 
 MAX_FDS = 8
 
@@ -33,6 +33,7 @@ MAX_FDS = 8
 def serve(ctrl_fd: int) -> None:
     # Shims are forks of this process and live as long as their containers: keep the pages
     # they share with us shared.  A frozen, disabled GC never writes into old objects' headers.
+    linux.last_cap()  # read once here, not in every container's set-up
     gc.disable()
     gc.freeze()
     ctrl = socket.socket(fileno=ctrl_fd)

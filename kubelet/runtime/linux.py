@@ -159,12 +159,19 @@ def set_child_subreaper() -> None:
     prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
+_last_cap: list[int] = []
+
+
 def last_cap() -> int:
-    try:
-        with open("/proc/sys/kernel/cap_last_cap") as f:
-            return int(f.read())
-    except OSError:
-        return len(CAPABILITIES) - 1
+    """The highest capability number this kernel knows (read once per process: the fork
+    server reads it before forking, so that a container's set-up does not)."""
+    if not _last_cap:
+        try:
+            with open("/proc/sys/kernel/cap_last_cap") as f:
+                _last_cap.append(int(f.read()))
+        except OSError:
+            return len(CAPABILITIES) - 1
+    return _last_cap[0]
 
 
 def effective_capabilities(default: frozenset[str], add: list[str] | None, drop: list[str] | None,
@@ -208,14 +215,12 @@ def _cap_mask(names: frozenset[str]) -> int:
 
 def drop_bounding_set(keep: frozenset[str]) -> None:
     """Remove every capability outside ``keep`` from the bounding set (needs CAP_SETPCAP)."""
+    drop = _libc.prctl
     for cap in range(last_cap() + 1):
-        name = CAPABILITIES[cap] if cap < len(CAPABILITIES) else None
-        if name is None or name not in keep:
-            try:
-                prctl(PR_CAPBSET_DROP, cap)
-            except OSError as exc:
-                if exc.errno != 22:  # EINVAL: capability unknown to this kernel
-                    raise
+        if cap < len(CAPABILITIES) and CAPABILITIES[cap] in keep:
+            continue
+        if drop(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 and ctypes.get_errno() != 22:
+            _check(-1, f"prctl(PR_CAPBSET_DROP, {cap})")  # EINVAL: a capability unknown to this kernel
 
 
 def drop_capabilities(keep: frozenset[str], keep_effective: bool = True) -> None:
@@ -229,14 +234,17 @@ def drop_capabilities(keep: frozenset[str], keep_effective: bool = True) -> None
     capset(mask, mask, mask)
 
 
+# the array types capset/capget pass, made once (``create_string_buffer`` makes a new ctypes
+# type per call, which in a freshly forked process costs ~0.2 ms)
+_CapHeader = ctypes.c_uint32 * 2
+_CapData = ctypes.c_uint32 * 6
+
+
 def capset(effective: int, permitted: int, inheritable: int) -> None:
-    header = struct.pack("Ii", _LINUX_CAPABILITY_VERSION_3, 0)
-    data = struct.pack("IIIIII",
-                       effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
-                       effective >> 32, permitted >> 32, inheritable >> 32)
-    hbuf = ctypes.create_string_buffer(header, len(header))
-    dbuf = ctypes.create_string_buffer(data, len(data))
-    _check(_libc.syscall(ctypes.c_long(_SYS_CAPSET), hbuf, dbuf), "capset")
+    hbuf = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    dbuf = _CapData(effective & 0xFFFFFFFF, permitted & 0xFFFFFFFF, inheritable & 0xFFFFFFFF,
+                    effective >> 32, permitted >> 32, inheritable >> 32)
+    _check(_libc.syscall(_SYS_CAPSET, hbuf, dbuf), "capset")
 
 
 def capget(pid: int = 0) -> tuple[int, int, int]:

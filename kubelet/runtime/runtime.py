@@ -462,8 +462,9 @@ class Runtime:
             "oom_score_adj": spec.oom_score_adj,
         }
         shim.write_json(os.path.join(cdir, "config.json"), cfg)
-        shim.write_json(os.path.join(cdir, "state.json"), {"status": "created", "created_at": shim.rfc3339_nano()})
-        conn = self._fork_server().request({"op": "start", "dir": cdir})
+        state = {"status": "created", "created_at": shim.rfc3339_nano()}
+        shim.write_json(os.path.join(cdir, "state.json"), state)
+        conn = self._fork_server().request({"op": "start", "dir": cdir, "state": state})
         return cid, log_path, conn
 
     def _started(self, cid: str, log_path: str, reply: dict[str, Any] | None) -> ContainerHandle:
