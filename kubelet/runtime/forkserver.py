@@ -30,7 +30,17 @@ from kubelet.runtime import linux, shim
 MAX_FDS = 8
 
 
-def serve(ctrl_fd: int) -> None:
+def serve(ctrl_fd: int, keep: list[str] | None = None) -> None:
+    """Serve requests until the control socket closes. ``keep``: the paths a container's
+    set-up needs (state, writable layers, images): with them, containers' mount namespaces
+    are copies of a template holding only what holds those (``shim.make_mount_template``)."""
+    template = -1
+    if keep:
+        try:
+            template = shim.make_mount_template(keep)
+        except OSError as exc:
+            print(f"mizzen-forksrv: no template mount namespace ({exc}); containers copy the host's",
+                  file=sys.stderr, flush=True)
     # Shims are forks of this process and live as long as their containers: keep the pages
     # they share with us shared.  A frozen, disabled GC never writes into old objects' headers.
     linux.last_cap()  # read once here, not in every container's set-up
@@ -57,7 +67,7 @@ def serve(ctrl_fd: int) -> None:
         if pid == 0:
             try:
                 ctrl.close()
-                shim.serve_connection(fds[0], fds[1:])
+                shim.serve_connection(fds[0], fds[1:], template)
             finally:
                 os._exit(0)
         for fd in fds:
@@ -69,7 +79,7 @@ def serve(ctrl_fd: int) -> None:
 
 def main() -> None:
     shim.set_process_name("mizzen-forksrv")
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), sys.argv[2:])
 
 
 if __name__ == "__main__":

@@ -68,6 +68,13 @@ MS_SLAVE = 1 << 19
 MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
+# --- the mount API of Linux 5.2 (open_tree, move_mount) ------------------------------------
+AT_FDCWD = -100
+OPEN_TREE_CLONE = 1
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+
 # --- prctl ----------------------------------------------------------------------------------
 PR_SET_PDEATHSIG = 1
 PR_CAPBSET_DROP = 24
@@ -97,6 +104,8 @@ DEFAULT_CAPABILITIES: frozenset[str] = frozenset({
 _SYS_CAPGET = 125  # x86_64
 _SYS_CAPSET = 126
 _SYS_PIVOT_ROOT = 155
+_SYS_OPEN_TREE = 428
+_SYS_MOVE_MOUNT = 429
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
@@ -136,6 +145,19 @@ def umount2(target: str, flags: int = 0) -> None:
 def pivot_root(new_root: str, put_old: str) -> None:
     ret = _libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), _b(new_root), _b(put_old))
     _check(ret, f"pivot_root({new_root!r}, {put_old!r})")
+
+
+def open_tree_clone(path: str, recursive: bool = True) -> int:
+    """A detached copy of the mount (tree) at ``path``, as an fd (close-on-exec): what a bind
+    mount of ``path`` would attach, ready for ``move_mount`` in another mount namespace."""
+    flags = OPEN_TREE_CLONE | os.O_CLOEXEC | (AT_RECURSIVE if recursive else 0)
+    return _check(_libc.syscall(_SYS_OPEN_TREE, AT_FDCWD, _b(path), flags), lambda: f"open_tree({path!r})")
+
+
+def move_mount(tree_fd: int, target: str) -> None:
+    """Attach the detached mount ``tree_fd`` (from ``open_tree_clone``) at ``target``."""
+    _check(_libc.syscall(_SYS_MOVE_MOUNT, tree_fd, b"", AT_FDCWD, _b(target), MOVE_MOUNT_F_EMPTY_PATH),
+           lambda: f"move_mount({target!r})")
 
 
 def sethostname(name: str) -> None:

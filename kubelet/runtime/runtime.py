@@ -243,7 +243,8 @@ class ForkServerClient:
     """Starts the fork server (a fresh interpreter: single-threaded by construction) and sends
     it requests; thread-safe."""
 
-    def __init__(self, log_path: str) -> None:
+    def __init__(self, log_path: str, keep: Sequence[str] = ()) -> None:
+        """``keep``: the paths containers' set-up reads (see ``forkserver.serve``)."""
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = dict(os.environ)
         env["PYTHONPATH"] = REPO_ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
@@ -251,7 +252,7 @@ class ForkServerClient:
             self.proc = subprocess.Popen(
                 # -S: no site-packages (the fork server needs only the stdlib and this repo)
                 [sys.executable, "-S", "-c", "from kubelet.runtime.forkserver import main; main()",
-                 str(child.fileno())],
+                 str(child.fileno()), *keep],
                 pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL, stdout=logf,
                 stderr=logf, start_new_session=True, cwd="/")
         child.close()
@@ -314,8 +315,8 @@ class Runtime:
     def start_sync(self) -> None:
         """Start the fork server; call before the process creates threads if you can (the
         fork server is a fresh interpreter either way)."""
+        self._ensure_state_fs()   # first: the fork server's template mount namespace holds it
         self._fork_server()
-        self._ensure_state_fs()
         self.cgroups.ensure("")
 
     def _ensure_state_fs(self) -> None:
@@ -331,6 +332,12 @@ class Runtime:
         if not linux.mounts_under(self.containers_dir) and not os.listdir(self.containers_dir):
             linux.mount(f"{self.name}-state", self.containers_dir, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV,
                         "mode=0700")
+            with self._fs_lock:
+                # a fork server started before (e.g. before cleanup_all) has the old state
+                # filesystem in its template mount namespace: the next request starts a new one
+                if self._forkserver is not None:
+                    self._forkserver.close()
+                    self._forkserver = None
         # the pods' run directories (IPC namespace, /dev/shm, /etc/hosts...) likewise
         os.makedirs(self.run_dir, exist_ok=True)
         if self.run_dir not in linux.mounts_under(self.run_dir) and not os.listdir(self.run_dir):
@@ -345,7 +352,9 @@ class Runtime:
                 if fs is not None:
                     log.warning("fork server exited with %s; starting a new one", fs.proc.returncode)
                     fs.close()
-                self._forkserver = fs = ForkServerClient(os.path.join(self.data_dir, "forkserver.log"))
+                self._forkserver = fs = ForkServerClient(
+                    os.path.join(self.data_dir, "forkserver.log"),
+                    [self.containers_dir, self.layers_dir, self.images.root])
             return fs
 
     async def close(self) -> None:

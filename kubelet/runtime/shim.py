@@ -227,14 +227,18 @@ class StartError(Exception):
 # --------------------------------------------------------------------------- container init
 
 
-def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None) -> None:
+def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None,
+                 sources: list[int] | None = None) -> None:
     """Mount the container's root and pivot into it (runs in the new mount namespace).
     ``joined()`` returns once the process is in its cgroups and cgroup namespace: it is
     called as late as the cgroup filesystem mount allows (after the other mounts, unless a
-    volume goes below /sys)."""
+    volume goes below /sys). ``sources``: the bind mounts of ``cfg["mounts"]`` as detached
+    trees (``open_bind_sources``), when the namespace is a copy of the fork server's template
+    (whose mounts are private already); else they are bound by path."""
     rootfs = cfg["rootfs"]
     privileged = cfg.get("privileged", False)
-    linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+    if sources is None:
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
     lower = ":".join(cfg["lowerdirs"])
     linux.mount("overlay", rootfs, "overlay", 0,
                 f"lowerdir={lower},upperdir={cfg['upperdir']},workdir={cfg['workdir']}")
@@ -277,11 +281,16 @@ def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None)
         if cfg.get("cgroup_mounts"):
             _mount_cgroupfs(os.path.join(sys_, "fs", "cgroup"), cfg["cgroup_mounts"], privileged)
 
-    for m in cfg.get("mounts") or []:
+    for i, m in enumerate(cfg.get("mounts") or []):
         src = m["host_path"]
         target = secure_join(rootfs, m["container_path"])
-        _ensure_mountpoint(target, os.path.isdir(src))
-        linux.mount(src, target, None, linux.MS_BIND | linux.MS_REC)
+        if sources is None:
+            _ensure_mountpoint(target, os.path.isdir(src))
+            linux.mount(src, target, None, linux.MS_BIND | linux.MS_REC)
+        else:
+            _ensure_mountpoint(target, stat.S_ISDIR(os.fstat(sources[i]).st_mode))
+            linux.move_mount(sources[i], target)
+            os.close(sources[i])
         if m.get("readonly"):
             linux.mount(None, target, None,
                         linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
@@ -317,6 +326,57 @@ def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None)
     os.chdir("/")
     if cfg.get("read_only_root"):
         linux.mount(None, "/", None, linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY)
+
+
+def make_mount_template(keep: list[str]) -> int:
+    """The fork server's *template* mount namespace, as an fd: a copy of the caller's with
+    only the mounts that hold ``keep`` (the runtime's state, writable layers and images) and
+    their parents, all private. A container's namespace is then a copy of this one rather
+    than of the host's, whose table grows by three mounts per pod (network and IPC namespace
+    files, /dev/shm): copying it at ``unshare`` and detaching it after ``pivot_root`` made
+    every container start slower the more pods ran. The container reaches its bind mounts'
+    sources as detached trees opened before it switches (``open_bind_sources``).
+
+    Must run in a single-threaded process (it switches that process's mount namespace and
+    back). Raises OSError when the kernel lacks what is needed (then containers copy the
+    host's namespace, as before)."""
+    host = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.close(linux.open_tree_clone(keep[0], recursive=False))   # the mount API exists
+        mounts = linux.mounts_under("/")   # deepest first
+        needed: set[str] = {"/"}
+        for path in keep:
+            path = os.path.realpath(path)
+            holder = max((mp for mp in mounts if path == mp or path.startswith(mp.rstrip("/") + "/")),
+                         key=len, default="/")
+            needed |= {mp for mp in mounts if holder == mp or holder.startswith(mp.rstrip("/") + "/")}
+        linux.unshare(linux.CLONE_NEWNS)
+        try:
+            template = os.open("/proc/self/ns/mnt", os.O_RDONLY | os.O_CLOEXEC)
+            linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+            for mp in mounts:
+                if mp not in needed:
+                    with contextlib.suppress(OSError):   # gone with a parent already
+                        linux.umount2(mp, linux.MNT_DETACH)
+        finally:
+            linux.setns(host, linux.CLONE_NEWNS)
+    finally:
+        os.close(host)
+    return template
+
+
+def open_bind_sources(cfg: dict[str, Any]) -> list[int]:
+    """Detached copies of the sources of ``cfg["mounts"]`` (``open_tree``), made while the
+    process still sees the host's mounts."""
+    fds: list[int] = []
+    try:
+        for m in cfg.get("mounts") or []:
+            fds.append(linux.open_tree_clone(m["host_path"]))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return fds
 
 
 def _mount_cgroupfs(target: str, hierarchies: list[str], privileged: bool) -> None:
@@ -365,13 +425,15 @@ def join_cgroups(procs_files: list[str], pid: int = 0) -> None:
             os.close(fd)
 
 
-def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1) -> None:
+def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1, mnt_template: int = -1) -> None:
     """Everything between the shim's fork and the container's execve (PID 1, new pid ns).
 
     With ``joined_r`` the shim moves this process into its cgroups meanwhile (on cgroup v1
     each move waits for an RCU grace period, ~10-20 ms here, which the mounts below then
     overlap); a byte on ``joined_r`` says it is done, EOF that it failed. The cgroup
-    namespace is unshared only then, so that its root is the container's own cgroup."""
+    namespace is unshared only then, so that its root is the container's own cgroup.
+    ``mnt_template``: the fork server's template mount namespace (``make_mount_template``), of
+    which the container's is made a copy; -1: a copy of the caller's."""
     if joined_r < 0:
         join_cgroups(cfg.get("cgroup_procs") or [])
     if cfg.get("oom_score_adj") is not None:
@@ -384,6 +446,11 @@ def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1) -> None:
                 linux.setns(fd, flag)
             finally:
                 os.close(fd)
+    sources = None
+    if mnt_template >= 0:
+        sources = open_bind_sources(cfg)
+        linux.setns(mnt_template, linux.CLONE_NEWNS)
+        os.close(mnt_template)
     flags = linux.CLONE_NEWNS | linux.CLONE_NEWUTS
     linux.unshare(flags if cfg.get("ipcns") else flags | linux.CLONE_NEWIPC)
     if cfg.get("hostname"):
@@ -396,7 +463,7 @@ def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1) -> None:
             if not ok:
                 raise StartError("the container could not be moved into its cgroups (see the shim log)")
         linux.unshare(linux.CLONE_NEWCGROUP)
-    setup_rootfs(cfg, joined)
+    setup_rootfs(cfg, joined, sources)
     env = list(cfg.get("env") or [])
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, "PATH=" + DEFAULT_PATH)
@@ -431,7 +498,7 @@ def set_process_name(name: str) -> None:
 
 
 def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int, in_fd: int = -1,
-                tty: bool = False, joined_r: int = -1) -> None:
+                tty: bool = False, joined_r: int = -1, mnt_template: int = -1) -> None:
     try:
         set_process_name("mizzen-init")
         os.setsid()
@@ -441,11 +508,11 @@ def _child_main(cfg: dict[str, Any], out_w: int, err_fd: int, errpipe_w: int, in
         if tty:
             fcntl.ioctl(1, termios.TIOCSCTTY, 0)   # the terminal becomes the session's
         low = 3
-        for keep in sorted({errpipe_w, joined_r} - {-1}):
+        for keep in sorted({errpipe_w, joined_r, mnt_template} - {-1}):
             os.closerange(low, keep)
             low = keep + 1
         os.closerange(low, 65536)
-        container_init(cfg, errpipe_w, joined_r)
+        container_init(cfg, errpipe_w, joined_r, mnt_template)
         raise StartError("execve returned")
     except BaseException as exc:  # noqa: BLE001 - every failure must reach the shim, never return
         msg = str(exc) if isinstance(exc, StartError) else f"{type(exc).__name__}: {exc}"
@@ -650,9 +717,11 @@ def update_state(cdir: str, known: dict[str, Any] | None = None, **fields: Any) 
     return known
 
 
-def run_shim(conn: socket.socket, req: dict[str, Any], state: dict[str, Any] | None = None) -> None:
+def run_shim(conn: socket.socket, req: dict[str, Any], state: dict[str, Any] | None = None,
+             mnt_template: int = -1) -> None:
     """Start one container and stay with it until it exits (the shim's whole life). ``state``:
-    the container's state as the shim last wrote it."""
+    the container's state as the shim last wrote it; ``mnt_template``: see ``container_init``
+    (closed here once the container's process has it)."""
     cdir = req["dir"]
     me, my_start = os.getpid(), proc_start_time(os.getpid())
     cfg = read_json(os.path.join(cdir, "config.json"))
@@ -681,8 +750,8 @@ def run_shim(conn: socket.socket, req: dict[str, Any], state: dict[str, Any] | N
     linux.unshare(linux.CLONE_NEWPID)
     pid = os.fork()
     if pid == 0:
-        _child_main(cfg, out_w, err_w, ep_w, in_r, tty, joined_r)
-    for fd in {out_w, err_w, in_r, joined_r} - {-1}:
+        _child_main(cfg, out_w, err_w, ep_w, in_r, tty, joined_r, mnt_template)
+    for fd in {out_w, err_w, in_r, joined_r, mnt_template} - {-1}:
         os.close(fd)
     os.close(ep_w)
     # the container's cgroups, while it sets up its mounts (see container_init)
@@ -852,8 +921,9 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
 # --------------------------------------------------------------------------- entry
 
 
-def serve_connection(conn_fd: int, extra_fds: list[int]) -> None:
-    """Entry point of a process forked by the fork server for one request."""
+def serve_connection(conn_fd: int, extra_fds: list[int], mnt_template: int = -1) -> None:
+    """Entry point of a process forked by the fork server for one request. ``mnt_template``:
+    the fork server's template mount namespace (``make_mount_template``), -1 if none."""
     set_process_name("mizzen-shim")
     try:
         os.setsid()
@@ -883,8 +953,10 @@ def serve_connection(conn_fd: int, extra_fds: list[int]) -> None:
     os.close(logf)
     try:
         if req.get("op") == "start":
-            run_shim(conn, req, state)
+            run_shim(conn, req, state, mnt_template)
         elif req.get("op") == "exec":
+            if mnt_template >= 0:
+                os.close(mnt_template)
             run_exec(conn, req, extra_fds)
     except Exception as exc:  # noqa: BLE001 - reported to the caller, then the shim exits
         traceback.print_exc()

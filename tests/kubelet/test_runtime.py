@@ -607,3 +607,27 @@ async def test_pod_sandbox_in_one_go(rt: Runtime) -> None:
     assert texts(a.log_path)[1] == "1"             # loopback is up in the pod's network namespace
     host_net = await asyncio.to_thread(rt.create_pod_sandbox_sync, "u3", "BestEffort", [], host_network=True)
     assert host_net.netns is None and os.path.exists(host_net.ipc)
+
+
+async def test_volume_mounted_on_the_host_after_start(rt: Runtime, tmp_path) -> None:
+    """A volume that is itself a mount made after the runtime started (a secret's tmpfs): the
+    container sees its content, read-only when asked (containers' mount namespaces are copies
+    of a template made at start, so such sources reach them as detached mount trees)."""
+    from kubelet.runtime import linux
+
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    linux.mount(f"{rt.name}-secret", str(secret), "tmpfs", 0, "size=1m")
+    try:
+        (secret / "token").write_text("s3cret\n")
+        h = await rt.start_container(spec(
+            ["sh", "-c", "cat /var/run/secret/token; echo x 2>/dev/null > /var/run/secret/new || echo denied; "
+                         "grep -c ' /var/run/secret ' /proc/self/mountinfo"],
+            mounts=[Mount(str(secret), "/var/run/secret", readonly=True)]))
+        st = await rt.wait_container(h.id, 30)
+        assert st.exit_code == 0
+        assert texts(h.log_path) == ["s3cret", "denied", "1"]
+        assert not (secret / "new").exists()
+        await rt.remove_container(h.id)
+    finally:
+        linux.umount2(str(secret), linux.MNT_DETACH)
