@@ -158,7 +158,7 @@ async def main() -> None:
                                                   stop=stop, cleanup=True, on_started=box.append))
         # a few kept-alive connections, as a client-go client multiplexes one: 100 creates at once
         # must not cost 100 TLS handshakes on both sides
-        api = ApiClient.from_kubeconfig(str(c.kubeconfig), max_connections=32)
+        api = ApiClient.from_kubeconfig(str(c.kubeconfig), max_connections=8)
         try:
             while not box:
                 await asyncio.sleep(0.01)

@@ -61,7 +61,7 @@ import termios
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kubelet.images import ImageStore
@@ -304,6 +304,7 @@ class Runtime:
         self._shims: dict[str, tuple[int, int | None]] = {}
         self.images = images or ImageStore(os.path.join(self.data_dir, "images"))
         self.cgroups = CgroupManager(name)
+        self._cg_mounts: list[str] | None = None
         self._forkserver: ForkServerClient | None = None
         self._fs_lock = threading.Lock()
 
@@ -443,7 +444,7 @@ class Runtime:
         no_new_privs = not sec.privileged and sec.allow_privilege_escalation is not True
         cfg = {
             "id": cid,
-            "spec": asdict(spec),
+            "spec": _spec_json(spec),
             "image_id": image.id,
             "rootfs": os.path.join(cdir, "rootfs"),
             "upperdir": os.path.join(rw, "upper"),
@@ -452,7 +453,7 @@ class Runtime:
             "argv": spec.command,
             "env": self._default_env(spec, image, uid),
             "working_dir": spec.working_dir or "/",
-            "mounts": [asdict(m) for m in spec.mounts],
+            "mounts": [dict(vars(m)) for m in spec.mounts],
             "hostname": spec.hostname or spec.pod_name,
             "netns": spec.netns_path,
             "ipcns": spec.ipc_ns_path,
@@ -520,10 +521,13 @@ class Runtime:
 
     def _cgroup_mounts(self) -> list[str]:
         """Hierarchies to mount at the container's /sys/fs/cgroup (host directory names)."""
-        if self.cgroups.version == 2:
-            return ["cgroup2"]
-        names = {os.path.relpath(b, self.cgroups.mount_root).split("/")[0] for b in self.cgroups.bases.values()}
-        return sorted(names)
+        if self._cg_mounts is None:
+            if self.cgroups.version == 2:
+                self._cg_mounts = ["cgroup2"]
+            else:
+                self._cg_mounts = sorted({os.path.relpath(b, self.cgroups.mount_root).split("/")[0]
+                                          for b in self.cgroups.bases.values()})
+        return self._cg_mounts
 
     def _status_sync(self, cid: str) -> ContainerStatus | None:
         cdir = self._cdir(cid)
@@ -981,7 +985,9 @@ class Runtime:
     def _pod_shm_sync(self, pod_uid: str, shm_size: int) -> Mount:
         shm = os.path.join(self._pod_run_dir(pod_uid), "shm")
         os.makedirs(shm, exist_ok=True)
-        if shm not in linux.mounts_under(shm):
+        # ismount (two stats), not mounts_under (a parse of the whole mount table, three
+        # lines per pod long)
+        if not os.path.ismount(shm):
             linux.mount("mizzen-shm", shm, "tmpfs", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
                         f"mode=1777,size={shm_size}")
         return Mount(shm, "/dev/shm")
@@ -1088,6 +1094,14 @@ class Runtime:
 
     async def cleanup_all(self) -> None:
         await asyncio.to_thread(self.cleanup_all_sync)
+
+
+def _spec_json(spec: ContainerSpec) -> dict[str, Any]:
+    """``asdict(spec)`` without its deep copies (the result is only encoded into config.json)."""
+    out = dict(vars(spec))
+    out["mounts"] = [dict(vars(m)) for m in spec.mounts]
+    out["security"] = dict(vars(spec.security))
+    return out
 
 
 async def _recv_msg_async(sock: socket.socket) -> Any:
