@@ -423,9 +423,25 @@ def created_fields_v1(body: dict[str, Any], t: _Type, reset_status: bool) -> dic
     """What `compare(_zero(body), body)` gives for a create, restricted to what a write to the
     main resource may own, built straight into FieldsV1 (the hot path of every create: no
     zero object, no comparison, no path tuples)."""
-    skip = {"apiVersion", "kind", "status"} if reset_status else {"apiVersion", "kind"}
+    if t.kind != "struct":  # no schema: one walk, then metadata's unowned fields taken out
+        out = _created_children(body, t, True, _NOT_OWNED_AT_TOP[reset_status, False] - {"metadata"})
+        m = out.get("f:metadata")
+        if m is not None:
+            for f in (".", *_META_NOT_OWNED):
+                m.pop(f if f == "." else "f:" + f, None)
+            if not m:
+                del out["f:metadata"]
+        return out
+    # metadata's fields that no manager owns are left out as the walk meets them.
+    meta = body.get("metadata")
+    out = {}
+    if isinstance(meta, dict):
+        meta_fields = _created_children(meta, _child(t, "metadata"), True, _META_NOT_OWNED)
+        if meta_fields:
+            out["f:metadata"] = meta_fields
     spec = body.get("spec")
-    if t.kind == "struct" and isinstance(spec, dict) and spec:
+    spec_apart = isinstance(spec, dict) and bool(spec)
+    if spec_apart:
         # The pods of one workload share their spec, so its field set is worked out once.
         # Cached sets are shared by the objects that carry them, which nothing edits in place.
         key = (t.model, orjson.dumps(spec))
@@ -435,24 +451,32 @@ def created_fields_v1(body: dict[str, Any], t: _Type, reset_status: bool) -> dic
             if len(_SPEC_FIELDS) >= 512:
                 _SPEC_FIELDS.pop(next(iter(_SPEC_FIELDS)))
             _SPEC_FIELDS[key] = spec_fields
-        out = _created_children({k: v for k, v in body.items() if k != "spec"}, t, True, skip)
         if spec_fields is not None:
             out["f:spec"] = spec_fields
-            out = {pe: out[pe] for pe in sorted(out)}
-    else:
-        out = _created_children(body, t, True, skip)
-    m = out.get("f:metadata")
-    if m is not None:
-        m.pop(".", None)
-        for f in ("name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation",
-                  "managedFields", "resourceVersion"):
-            m.pop("f:" + f, None)
-        if not m:
-            del out["f:metadata"]
+    out.update(_created_children(body, t, True, _NOT_OWNED_AT_TOP[reset_status, spec_apart]))
+    return {pe: out[pe] for pe in sorted(out)} if len(out) > 1 else out
+
+
+def _top_skips() -> dict[tuple[bool, bool], frozenset[str]]:
+    """(reset_status, spec walked apart) -> the top-level keys the generic walk skips:
+    never owned (apiVersion, kind; status when a write to the main resource resets it), or
+    walked apart (metadata, and spec when cached)."""
+    out = {}
+    for reset_status in (False, True):
+        for spec_apart in (False, True):
+            keys = {"apiVersion", "kind", "metadata"} | ({"status"} if reset_status else set())
+            out[reset_status, spec_apart] = frozenset(keys | ({"spec"} if spec_apart else set()))
     return out
 
 
-def _created_children(value: dict[str, Any], t: _Type, zero: bool, skip: set[str] | tuple[()] = ()) -> dict[str, Any]:
+_NOT_OWNED_AT_TOP = _top_skips()
+# metadata's fields no manager owns (Kubernetes strips them from every field set)
+_META_NOT_OWNED = frozenset(("name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName",
+                             "generation", "managedFields", "resourceVersion"))
+
+
+def _created_children(value: dict[str, Any], t: _Type, zero: bool,
+                      skip: frozenset[str] | tuple[()] = ()) -> dict[str, Any]:
     """The FieldsV1 children of a map or struct; `zero`: the struct exists in its parent's
     zero value (so its zero-valued struct fields exist too and are not owned themselves)."""
     out: dict[str, Any] = {}
@@ -616,7 +640,8 @@ def encode_managed_fields(managers: dict[tuple[str, str, str, str], _Entry]) -> 
     """Entries with a non-empty field set, sorted as Kubernetes sorts them: by operation
     (Apply first), time, manager, apiVersion, subresource."""
     live = [e for e in managers.values() if not e.empty()]
-    live.sort(key=lambda e: (e.operation, int(_seconds(e.time)), e.manager, e.api_version, e.subresource))
+    if len(live) > 1:
+        live.sort(key=lambda e: (e.operation, int(_seconds(e.time)), e.manager, e.api_version, e.subresource))
     out = []
     for e in live:
         d: dict[str, Any] = {"manager": e.manager, "operation": e.operation, "apiVersion": e.api_version}

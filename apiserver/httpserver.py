@@ -80,10 +80,12 @@ class Server:
         self.stopping = False
         self._server: asyncio.Server | None = None
         self._listener: TLSListener | None = None
+        # the loop it serves on (asyncio.get_running_loop() costs a getpid() syscall per call)
+        self.loop: asyncio.AbstractEventLoop | None = None
         self._reaper: asyncio.Task[None] | None = None
 
     async def start(self, sock: socket.socket) -> None:
-        loop = asyncio.get_running_loop()
+        loop = self.loop = asyncio.get_running_loop()
         if self.ssl_context is not None:  # OpenSSL on the socket itself (see tlstransport)
             sock.listen(2048)
             self._listener = TLSListener(loop, sock, self.ssl_context, lambda: _Connection(self))
@@ -237,7 +239,9 @@ class _Connection(asyncio.Protocol):
 
     def _run(self, cycle: _Cycle) -> None:
         self.cycle = cycle
-        task = cycle.task = asyncio.get_running_loop().create_task(cycle.run(self.server.app))
+        loop = self.server.loop
+        assert loop is not None
+        task = cycle.task = loop.create_task(cycle.run(self.server.app))
         self.server.tasks.add(task)
         task.add_done_callback(self.server.tasks.discard)
 

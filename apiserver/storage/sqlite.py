@@ -129,6 +129,7 @@ class SQLiteStore:
         self._wake = asyncio.Event()
         self._db: aiosqlite.Connection | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop
         self._started = False
         self._closing = False
         self._closed = False
@@ -194,7 +195,8 @@ class SQLiteStore:
             raise
         self._db = db
         self._next_tick = time.monotonic() + self.compact_interval
-        self._writer = asyncio.create_task(self._run_writer(), name=f"sqlite-writer {self.path}")
+        self._loop = asyncio.get_running_loop()  # (asking it again per write costs a getpid() syscall)
+        self._writer = self._loop.create_task(self._run_writer(), name=f"sqlite-writer {self.path}")
 
     async def _lock(self, db: aiosqlite.Connection) -> None:
         """WAL, durable commits, and SQLite's exclusive lock taken now, so that a second
@@ -305,7 +307,7 @@ class SQLiteStore:
     async def _submit(self, op: Op) -> KeyValue:
         if self._closing or self._writer is None:
             raise StorageError("store is closed" if self._closing else "store is not started")
-        op.future = asyncio.get_running_loop().create_future()
+        op.future = self._loop.create_future()
         self._pending.append(op)
         self._wake.set()
         # If the caller is cancelled before the writer took the op, the op is skipped; once
