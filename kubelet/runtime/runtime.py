@@ -533,7 +533,7 @@ class Runtime:
         cdir = self._cdir(cid)
         try:
             cfg = shim.read_json(os.path.join(cdir, "config.json"))
-            st = shim.read_json(os.path.join(cdir, "state.json"))
+            st = self._with_shim(cdir, shim.read_json(os.path.join(cdir, "state.json")))
         except (FileNotFoundError, ValueError):
             return None
         spec = cfg["spec"]
@@ -657,9 +657,19 @@ class Runtime:
 
     def _raw_state(self, cid: str) -> dict[str, Any]:
         try:
-            return shim.read_json(os.path.join(self._cdir(cid), "state.json"))
+            return self._with_shim(self._cdir(cid), shim.read_json(os.path.join(self._cdir(cid), "state.json")))
         except FileNotFoundError as exc:
             raise ContainerNotFound(cid) from exc
+
+    @staticmethod
+    def _with_shim(cdir: str, st: dict[str, Any]) -> dict[str, Any]:
+        """``st`` with the shim's pid and start time, from ``shim.pid`` while the state does
+        not carry them yet (a container still "created")."""
+        if not st.get("shim_pid") and st.get("status", "created") == "created":
+            known = shim.read_shim_pid(cdir)
+            if known is not None:
+                st["shim_pid"], st["shim_start"] = known
+        return st
 
     def stop_container_sync(self, cid: str, grace_seconds: float = 30) -> ContainerStatus | None:
         """SIGTERM to the container's PID 1 (delivered only if it handles SIGTERM), then after

@@ -251,16 +251,21 @@ def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None,
     dev = secure_join(rootfs, "/dev")
     _ensure_mountpoint(dev, True)
     linux.mount("tmpfs", dev, "tmpfs", linux.MS_NOSUID | linux.MS_STRICTATIME, "mode=755,size=65536k")
-    for name, major, minor in DEVICES:
-        p = os.path.join(dev, name)
-        os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(major, minor))
-        os.chmod(p, 0o666)
+    umask = os.umask(0)   # the nodes' modes as given, without a chmod each
+    try:
+        for name, major, minor in DEVICES:
+            os.mknod(os.path.join(dev, name), stat.S_IFCHR | 0o666, os.makedev(major, minor))
+    finally:
+        os.umask(umask)
     os.mkdir(os.path.join(dev, "pts"), 0o755)
     linux.mount("devpts", os.path.join(dev, "pts"), "devpts", linux.MS_NOSUID | linux.MS_NOEXEC,
                 "newinstance,ptmxmode=0666,mode=0620,gid=5")
     os.symlink("pts/ptmx", os.path.join(dev, "ptmx"))
     os.mkdir(os.path.join(dev, "shm"), 0o1777)
-    linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", nsd, "mode=1777,size=65536k")
+    mounts = cfg.get("mounts") or []
+    if not any(m["container_path"].rstrip("/") == "/dev/shm" for m in mounts):
+        # a container of a pod gets the pod's /dev/shm as a mount instead
+        linux.mount("shm", os.path.join(dev, "shm"), "tmpfs", nsd, "mode=1777,size=65536k")
     os.mkdir(os.path.join(dev, "mqueue"), 0o755)
     with contextlib.suppress(OSError):
         linux.mount("mqueue", os.path.join(dev, "mqueue"), "mqueue", nsd)
@@ -274,14 +279,13 @@ def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None,
     sys_flags = nsd | (0 if privileged else linux.MS_RDONLY)
     linux.mount("sysfs", sys_, "sysfs", sys_flags)
 
-    cgroup_late = not any((m.get("container_path") or "").rstrip("/").startswith("/sys")
-                          for m in cfg.get("mounts") or [])
+    cgroup_late = not any((m.get("container_path") or "").rstrip("/").startswith("/sys") for m in mounts)
     if not cgroup_late:
         joined()
         if cfg.get("cgroup_mounts"):
             _mount_cgroupfs(os.path.join(sys_, "fs", "cgroup"), cfg["cgroup_mounts"], privileged)
 
-    for i, m in enumerate(cfg.get("mounts") or []):
+    for i, m in enumerate(mounts):
         src = m["host_path"]
         target = secure_join(rootfs, m["container_path"])
         if sources is None:
@@ -296,16 +300,21 @@ def setup_rootfs(cfg: dict[str, Any], joined: Callable[[], None] = lambda: None,
                         linux.MS_BIND | linux.MS_REMOUNT | linux.MS_RDONLY | linux.MS_REC)
 
     if not privileged:
+        # below the fresh proc and sysfs mounts no symlink of the image can be in the way,
+        # unless a volume was mounted there
+        in_kernel_fs = not any(m["container_path"].startswith(("/proc", "/sys")) for m in mounts)
         for p in MASKED_PATHS:
-            target = secure_join(rootfs, p)
-            if not os.path.lexists(target):
+            target = os.path.join(rootfs, p[1:]) if in_kernel_fs else secure_join(rootfs, p)
+            try:
+                is_dir = stat.S_ISDIR(os.lstat(target).st_mode)
+            except FileNotFoundError:
                 continue
-            if os.path.isdir(target):
+            if is_dir:
                 linux.mount("tmpfs", target, "tmpfs", linux.MS_RDONLY)
             else:
                 linux.mount(os.path.join(dev, "null"), target, None, linux.MS_BIND)
         for p in READONLY_PATHS:
-            target = secure_join(rootfs, p)
+            target = os.path.join(rootfs, p[1:]) if in_kernel_fs else secure_join(rootfs, p)
             if os.path.lexists(target):
                 linux.mount(target, target, None, linux.MS_BIND | linux.MS_REC)
                 linux.mount(None, target, None,
@@ -704,6 +713,20 @@ def _state_path(cdir: str) -> str:
     return os.path.join(cdir, "state.json")
 
 
+SHIM_PID_FILE = "shim.pid"
+
+
+def read_shim_pid(cdir: str) -> tuple[int, int] | None:
+    """(pid, start time) of the container's shim from ``shim.pid``: what identifies the shim of
+    a container still "created" (its state.json gets the shim's pid only with "running")."""
+    try:
+        with open(os.path.join(cdir, SHIM_PID_FILE), "rb") as f:
+            pid, start = f.read().split()
+        return int(pid), int(start)
+    except (OSError, ValueError):
+        return None
+
+
 def update_state(cdir: str, known: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
     """Add ``fields`` to the container's ``state.json`` and return the whole state. ``known``:
     the state as last written (the shim keeps it, so only the first write reads the file)."""
@@ -718,12 +741,12 @@ def update_state(cdir: str, known: dict[str, Any] | None = None, **fields: Any) 
 
 
 def run_shim(conn: socket.socket, req: dict[str, Any], state: dict[str, Any] | None = None,
-             mnt_template: int = -1) -> None:
+             mnt_template: int = -1, me: tuple[int, int | None] | None = None) -> None:
     """Start one container and stay with it until it exits (the shim's whole life). ``state``:
-    the container's state as the shim last wrote it; ``mnt_template``: see ``container_init``
-    (closed here once the container's process has it)."""
+    the container's state as last written; ``mnt_template``: see ``container_init`` (closed
+    here once the container's process has it); ``me``: this shim's (pid, start time)."""
     cdir = req["dir"]
-    me, my_start = os.getpid(), proc_start_time(os.getpid())
+    my_pid, my_start = me or (os.getpid(), proc_start_time(os.getpid()))
     cfg = read_json(os.path.join(cdir, "config.json"))
     log_path = cfg["log_path"]
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
@@ -785,13 +808,13 @@ def run_shim(conn: socket.socket, req: dict[str, Any], state: dict[str, Any] | N
         os.close(log_fd)
         return
     state = update_state(cdir, state, status="running", pid=pid, pid_start=proc_start_time(pid),
-                         shim_pid=me, shim_start=my_start, started_at=rfc3339_nano())
+                         shim_pid=my_pid, shim_start=my_start, started_at=rfc3339_nano())
     # SIGUSR1 asks for a log reopen; the handler does nothing, the wakeup fd wakes the pump
     wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     _signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
     _signal.signal(signal.SIGUSR1, lambda _sig, _frame: None)
     with contextlib.suppress(OSError):
-        send_msg(conn, {"pid": pid, "shim_pid": me, "shim_start": my_start})
+        send_msg(conn, {"pid": pid, "shim_pid": my_pid, "shim_start": my_start})
     conn.close()
     writer = CRILogWriter(log_fd)
     relay = StdinRelay(listener, stdin_w, bool(spec.get("stdin_once")), tty) if listener is not None else None
@@ -939,10 +962,17 @@ def serve_connection(conn_fd: int, extra_fds: list[int], mnt_template: int = -1)
         return
     cdir = req["dir"]
     state: dict[str, Any] | None = None
+    me = (os.getpid(), proc_start_time(os.getpid()))
     if req.get("op") == "start":
         logf = os.open(os.path.join(cdir, "shim.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
-        # the kubelet sends the state it wrote: no read of it here
-        state = update_state(cdir, req.get("state"), shim_pid=os.getpid(), shim_start=proc_start_time(os.getpid()))
+        # who the shim is, for a kubelet that restarts before the container runs (a line of
+        # text: state.json is written once the container runs, from the state the kubelet sent)
+        fd = os.open(os.path.join(cdir, SHIM_PID_FILE), os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            os.write(fd, f"{me[0]} {me[1]}".encode())
+        finally:
+            os.close(fd)
+        state = req.get("state")
     else:
         logf = os.open("/dev/null", os.O_WRONLY)
     null = os.open("/dev/null", os.O_RDONLY)
@@ -953,7 +983,7 @@ def serve_connection(conn_fd: int, extra_fds: list[int], mnt_template: int = -1)
     os.close(logf)
     try:
         if req.get("op") == "start":
-            run_shim(conn, req, state, mnt_template)
+            run_shim(conn, req, state, mnt_template, me)
         elif req.get("op") == "exec":
             if mnt_template >= 0:
                 os.close(mnt_template)
