@@ -12,6 +12,7 @@ builds a string. It is not thread-safe: use it from the event loop only.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable, Sequence
 
@@ -95,7 +96,10 @@ class _ValueChild:
         self.fn = fn
 
     def inc(self, amount: float = 1.0) -> None:
-        self.value += amount
+        if self.fn is None:
+            self._value += amount
+        else:
+            self.value += amount
 
     def dec(self, amount: float = 1.0) -> None:
         self.value -= amount
@@ -113,6 +117,9 @@ class _ValueMetric(_Metric):
         self._children: dict[tuple[str, ...], _ValueChild] = {}
 
     def labels(self, *values: str, **kw: str) -> _ValueChild:
+        child = None if kw else self._children.get(values)  # the hot path: known label values
+        if child is not None:
+            return child
         key = self._key(values, kw)
         child = self._children.get(key)
         if child is None:
@@ -166,10 +173,9 @@ class _HistogramChild:
     def observe(self, value: float) -> None:
         self.sum += value
         self.count += 1
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                self.counts[i] += 1
-                break
+        i = bisect.bisect_left(self.buckets, value)  # the first bound >= value
+        if i < len(self.counts):
+            self.counts[i] += 1
 
 
 class Histogram(_Metric):
@@ -182,6 +188,9 @@ class Histogram(_Metric):
         self._children: dict[tuple[str, ...], _HistogramChild] = {}
 
     def labels(self, *values: str, **kw: str) -> _HistogramChild:
+        child = None if kw else self._children.get(values)  # the hot path: known label values
+        if child is not None:
+            return child
         key = self._key(values, kw)
         child = self._children.get(key)
         if child is None:

@@ -29,7 +29,7 @@ from apimachinery import errors
 from apimachinery.errors import BadRequest, MethodNotAllowed, NotFound, StatusError
 from apimachinery.metrics import Registry as MetricsRegistry
 from apimachinery.resources import DEFAULT, Registry, ResourceInfo
-from apiserver import objects, watch
+from apiserver import crds, objects, watch
 from apiserver.allocators import KUBERNETES_SERVICE_IP
 from apiserver.auth import API_AUDIENCES, AlwaysAllow, Attributes, Authenticator, Authorizer, audiences_of
 from apiserver.conversion import convert, has_conversion
@@ -90,8 +90,7 @@ def _model_for(res: ResourceInfo) -> str | None:
 
 
 def _strategy_for(res: ResourceInfo) -> Any:
-    from apiserver.crds import strategy_for as crd_strategy_for
-    custom = crd_strategy_for(res)  # custom resources (their CRD's schema) and CRDs themselves
+    custom = crds.strategy_for(res)  # custom resources (their CRD's schema) and CRDs themselves
     if custom is not None:
         return custom
     key = (res.group, res.version, res.kind)
@@ -818,8 +817,7 @@ def _as_version(res: ResourceInfo, raw: bytes) -> bytes:
         return raw if converted is obj else orjson.dumps(converted)
     if len(getattr(res, "all_versions", ())) < 2:
         return raw
-    from apiserver.crds import as_version
-    return as_version(res, raw)
+    return crds.as_version(res, raw)
 
 
 def _success(details: dict[str, Any] | None = None) -> dict[str, Any]:

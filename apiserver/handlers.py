@@ -28,6 +28,7 @@ from apimachinery.resources import Registry, ResourceInfo
 from apiserver import objects
 from apiserver.allocators import ServiceAllocator
 from apiserver.conversion import convert, has_conversion
+from apiserver.fieldmanager import FieldManager
 from apiserver.objects import deepcopy, key_for, meta, prefix_for, rfc3339
 from apiserver.registry.validation import invalid
 from apiserver.storage import (
@@ -401,8 +402,6 @@ class Handlers:
                     subresource: str, force: bool) -> tuple[dict[str, Any] | KeyValue, int]:
         """Server-side apply (apiserver.fieldmanager): the applied configuration is merged into
         the live object with field ownership, pruning and conflicts; created when absent."""
-        from apiserver.fieldmanager import FieldManager
-
         if not isinstance(patch_doc, dict):
             raise BadRequest("apply patch must be an object")
         if not opts.field_manager:
@@ -749,8 +748,6 @@ class Handlers:
                            operation: str, subresource: str = "") -> None:
         """Record in managedFields which fields this write's manager now owns
         (apiserver.fieldmanager); an apply has computed them already."""
-        from apiserver.fieldmanager import FieldManager
-
         if isinstance(opts, _ApplyOptions) or not opts.field_manager:
             return
         FieldManager().update(old, new, opts.field_manager, operation, subresource,
