@@ -52,6 +52,7 @@ def serve(ctrl_fd: int, keep: list[str] | None = None) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    changed = shim.changed_signals()   # what each shim must reset
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(ctrl, 16, MAX_FDS)
@@ -67,7 +68,7 @@ def serve(ctrl_fd: int, keep: list[str] | None = None) -> None:
         if pid == 0:
             try:
                 ctrl.close()
-                shim.serve_connection(fds[0], fds[1:], template)
+                shim.serve_connection(fds[0], fds[1:], template, changed)
             finally:
                 os._exit(0)
         for fd in fds:

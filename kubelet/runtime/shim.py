@@ -149,20 +149,32 @@ def exit_code_of(status: int) -> int:
 _RESETTABLE = tuple(sorted(int(s) for s in _signal.valid_signals() if s not in (signal.SIGKILL, signal.SIGSTOP)))
 
 
-def reset_signals() -> None:
-    """Default dispositions and an empty mask: ignored signals survive execve (Python itself
-    ignores SIGPIPE), and a container must start with a clean slate.
+def reset_signals(signals: tuple[int, ...] = _RESETTABLE) -> None:
+    """Default dispositions (of ``signals``: all by default) and an empty mask: ignored
+    signals survive execve (Python itself ignores SIGPIPE), and a container must start with a
+    clean slate.
 
     ``_signal`` rather than ``signal``: the latter wraps every number and handler in an enum,
     which in a freshly forked process cost ~0.7 ms of page faults per call."""
     dfl = _signal.SIG_DFL
-    for sig in _RESETTABLE:
+    for sig in signals:
         # Python knows every disposition (it read them at start and set the ones it changed):
         # only those not already the default cost a system call
         with contextlib.suppress(OSError, ValueError, RuntimeError):
             if _signal.getsignal(sig) != dfl:
                 _signal.signal(sig, dfl)
     _signal.pthread_sigmask(_signal.SIG_SETMASK, ())
+
+
+def changed_signals() -> tuple[int, ...]:
+    """The signals whose disposition is not the default in this process (the fork server
+    reads them once, so that a shim resets only those)."""
+    out = []
+    for sig in _RESETTABLE:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            if _signal.getsignal(sig) != _signal.SIG_DFL:
+                out.append(sig)
+    return tuple(out)
 
 
 def secure_join(root: str, path: str) -> str:
@@ -944,15 +956,18 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
 # --------------------------------------------------------------------------- entry
 
 
-def serve_connection(conn_fd: int, extra_fds: list[int], mnt_template: int = -1) -> None:
+def serve_connection(conn_fd: int, extra_fds: list[int], mnt_template: int = -1,
+                     changed: tuple[int, ...] = _RESETTABLE) -> None:
     """Entry point of a process forked by the fork server for one request. ``mnt_template``:
-    the fork server's template mount namespace (``make_mount_template``), -1 if none."""
+    the fork server's template mount namespace (``make_mount_template``), -1 if none;
+    ``changed``: the signals the fork server does not leave at their default
+    (``changed_signals``)."""
     set_process_name("mizzen-shim")
     try:
         os.setsid()
     except OSError:
         pass
-    reset_signals()
+    reset_signals(changed)
     # a write to a peer that went away (the kubelet, a container's closed stdin) is an
     # error to handle, not the shim's death (the container's process resets this)
     _signal.signal(signal.SIGPIPE, _signal.SIG_IGN)
