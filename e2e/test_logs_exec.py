@@ -263,10 +263,12 @@ def test_exec_exit_codes_stdin_and_cp(env, tmp_path: Path) -> None:
     back = tmp_path / "back.bin"
     c.kubectl("cp", "shell:/tmp/payload.bin", str(back))
     assert back.read_bytes() == payload.read_bytes()
-    tty = subprocess.run(["script", "-qec", "kubectl exec -it shell -- sh -c 'tty; stty size'", "/dev/null"],
-                         env=c.env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    # kubectl sends its terminal's size on the resize channel: the container's terminal has it
+    tty = subprocess.run(["script", "-qec", "stty rows 33 cols 101; kubectl exec -it shell -- sh -c 'tty; stty size'",
+                          "/dev/null"], env=c.env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert tty.returncode == 0, tty
     assert "/dev/pts/" in tty.stdout, tty
+    assert "33 101" in [line.strip() for line in tty.stdout.splitlines()], tty
 
 
 def test_port_forward_to_busybox_httpd(env) -> None:

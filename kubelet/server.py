@@ -40,11 +40,11 @@ import socket
 import ssl
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from apimachinery import spdy
 from kubelet.runtime import ContainerRuntimeError, ContainerStatus, Runtime, StartFailed
@@ -53,6 +53,9 @@ from kubelet.runtime import shim as _shim
 log = logging.getLogger(__name__)
 
 V5, V4 = "v5.channel.k8s.io", "v4.channel.k8s.io"
+# how long a tty exec waits for the client's terminal size (kubectl sends it at once, but a
+# loaded machine may take a while to relay it; a client that sends none starts this late)
+INITIAL_SIZE_WAIT = 1.0
 PORT_FORWARD_PROTOCOL = "SPDY/3.1+portforward.k8s.io"
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 POLL = 0.1   # how often a followed log file is checked for new lines
@@ -215,6 +218,25 @@ def rfc3339_nano_out(ts: str) -> str:
 def render(rec: LogRecord, timestamps: bool) -> bytes:
     prefix = rfc3339_nano_out(rec.ts).encode() + b" " if timestamps else b""
     return prefix + rec.content + (b"\n" if rec.complete else b"")
+
+
+def terminal_size(payload: bytes) -> tuple[int, int] | None:
+    """(rows, columns) from a resize channel frame's JSON ``{"Width": .., "Height": ..}``;
+    None when it is not one (or a dimension is out of a terminal's range)."""
+    try:
+        size = json.loads(payload)
+        rows, cols = int(size.get("Height", 0)), int(size.get("Width", 0))
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return (rows, cols) if 0 <= rows <= 0xFFFF and 0 <= cols <= 0xFFFF else None
+
+
+async def _frames(first: list[WSMessage], ws: web.WebSocketResponse) -> AsyncIterator[WSMessage]:
+    """``first``, then the frames still to come on ``ws``."""
+    for msg in first:
+        yield msg
+    async for msg in ws:
+        yield msg
 
 
 def exit_status(argv: list[str], code: int) -> dict[str, Any]:
@@ -544,9 +566,11 @@ class KubeletServer:
                             stdin: bool, stdout: bool, stderr: bool, tty: bool) -> None:
         loop = asyncio.get_running_loop()
         fds: list[int] = []
+        first: list[WSMessage] = []
         try:
             if tty:
-                proc = await self.runtime.exec_process(c.id, argv, tty=True)
+                size, first = await self._initial_size(ws)
+                proc = await self.runtime.exec_process(c.id, argv, tty=True, size=size)
                 out_fd, in_fd = proc.pty_fd, os.dup(proc.pty_fd)
                 err_fd = -1
             else:
@@ -574,7 +598,7 @@ class KubeletServer:
         pumps = [asyncio.ensure_future(self._pump(ws, out_fd, STDOUT if stdout else None))]
         if err_fd >= 0:
             pumps.append(asyncio.ensure_future(self._pump(ws, err_fd, STDERR if stderr else None)))
-        reader = asyncio.ensure_future(self._client_input(ws, writer, proc, stdin))
+        reader = asyncio.ensure_future(self._client_input(ws, writer, proc, stdin, first))
         waiter = asyncio.ensure_future(proc.wait_async())
         try:
             await asyncio.wait({waiter, reader}, return_when=asyncio.FIRST_COMPLETED)
@@ -597,10 +621,33 @@ class KubeletServer:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(waiter, 5)
 
+    @staticmethod
+    async def _initial_size(ws: web.WebSocketResponse) -> tuple[tuple[int, int] | None, list[WSMessage]]:
+        """The client's terminal size (kubectl sends it as soon as the stream is up, maybe
+        after some input), so that the terminal has it before the command starts; and the
+        frames read meanwhile (to be handled as usual, in order)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + INITIAL_SIZE_WAIT
+        first: list[WSMessage] = []
+        while (left := deadline - loop.time()) > 0:
+            try:
+                msg = await ws.receive(timeout=left)
+            except TimeoutError:
+                break
+            if msg.type == WSMsgType.BINARY and msg.data[:1] == bytes([RESIZE]):
+                size = terminal_size(msg.data[1:])
+                if size is not None:
+                    return size, first
+            first.append(msg)
+            if msg.type != WSMsgType.BINARY:   # closing, or an error: nothing more to wait for
+                break
+        return None, first
+
     async def _client_input(self, ws: web.WebSocketResponse, writer: asyncio.StreamWriter, proc: Any,
-                            stdin: bool) -> None:
-        """Client frames: stdin data, its end (v5 ``[255, 0]``) and terminal resizes."""
-        async for msg in ws:
+                            stdin: bool, first: list[WSMessage] | None = None) -> None:
+        """Client frames (``first``: those already read): stdin data, its end (v5 ``[255, 0]``)
+        and terminal resizes."""
+        async for msg in _frames(first or [], ws):
             if msg.type != WSMsgType.BINARY or not msg.data:
                 continue
             ch, data = msg.data[0], msg.data[1:]
@@ -611,9 +658,10 @@ class KubeletServer:
             elif ch == CLOSE and data[:1] == bytes([STDIN]) and not writer.is_closing():
                 writer.close()
             elif ch == RESIZE:
-                with contextlib.suppress(ValueError, OSError, TypeError):
-                    size = json.loads(data)
-                    proc.resize(int(size.get("Height", 0)), int(size.get("Width", 0)))
+                size = terminal_size(data)
+                if size is not None:
+                    with contextlib.suppress(OSError):
+                        proc.resize(*size)
 
     async def _attach_session(self, ws: web.WebSocketResponse, c: ContainerStatus, stdin: bool, stdout: bool,
                               stderr: bool, tty: bool) -> None:
@@ -631,7 +679,8 @@ class KubeletServer:
                         await self._send(ws, STDERR if not tty else STDOUT, chunk)
 
         out = asyncio.ensure_future(pump())
-        client = asyncio.ensure_future(self._drain(ws) if sock is None else self._attach_input(ws, sock))
+        resize = (lambda rows, cols: self.runtime.resize_tty(c.id, rows, cols)) if tty else None
+        client = asyncio.ensure_future(self._attach_input(ws, sock, resize))
         try:
             await asyncio.wait({out, client}, return_when=asyncio.FIRST_COMPLETED)
             if out.done():
@@ -646,17 +695,27 @@ class KubeletServer:
                 sock.close()     # this client is done with the container's stdin
 
     @staticmethod
-    async def _attach_input(ws: web.WebSocketResponse, sock: socket.socket) -> None:
-        """Client frames of an attach: stdin data to the shim, the end of stdin (v5
-        ``[255, 0]``) as the end of this client's input; resizes are not applied."""
+    async def _attach_input(ws: web.WebSocketResponse, sock: socket.socket | None,
+                            resize: Callable[[int, int], Awaitable[bool]] | None = None) -> None:
+        """Client frames of an attach: stdin data to the shim (``sock``; None: no stdin), the
+        end of stdin (v5 ``[255, 0]``) as the end of this client's input, terminal resizes
+        to ``resize`` (a tty container)."""
         loop = asyncio.get_running_loop()
-        sock.setblocking(False)
-        open_ = True
+        if sock is not None:
+            sock.setblocking(False)
+        open_ = sock is not None
         async for msg in ws:
             if msg.type != WSMsgType.BINARY or not msg.data:
                 continue
             ch, data = msg.data[0], msg.data[1:]
-            if ch == STDIN and open_ and data:
+            if ch == RESIZE and resize is not None:
+                size = terminal_size(data)
+                if size is not None:
+                    with contextlib.suppress(OSError, ContainerRuntimeError):
+                        await resize(*size)
+            elif sock is None:
+                continue
+            elif ch == STDIN and open_ and data:
                 try:
                     await loop.sock_sendall(sock, data)
                 except OSError:          # stdin closed (stdinOnce used up, or the container ended)
@@ -665,11 +724,6 @@ class KubeletServer:
                 open_ = False
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_WR)
-
-    @staticmethod
-    async def _drain(ws: web.WebSocketResponse) -> None:
-        async for _ in ws:
-            pass
 
     # ---- port-forward ----
 

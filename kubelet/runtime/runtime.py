@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -57,7 +56,6 @@ import socket
 import struct
 import subprocess
 import sys
-import termios
 import threading
 import time
 from collections.abc import Sequence
@@ -804,6 +802,31 @@ class Runtime:
     async def attach_stdin(self, cid: str) -> socket.socket | None:
         return await asyncio.to_thread(self.attach_stdin_sync, cid)
 
+    def resize_tty_sync(self, cid: str, rows: int, cols: int) -> bool:
+        """The window size of a running ``tty: true`` container's terminal (``kubectl attach
+        -t`` resize events). The terminal is reached through its main process's stdin or
+        stdout (the other end of the master the shim holds); False when neither is a
+        terminal any more, or the container does not run."""
+        st = self._raw_state(cid)
+        pid = st.get("pid")
+        if st.get("status") != "running" or not pid or not self._alive(pid, st.get("pid_start")):
+            return False
+        for n in (0, 1):
+            try:
+                fd = os.open(f"/proc/{pid}/fd/{n}", os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if os.isatty(fd):
+                    shim.set_window_size(fd, rows, cols)
+                    return True
+            finally:
+                os.close(fd)
+        return False
+
+    async def resize_tty(self, cid: str, rows: int, cols: int) -> bool:
+        return await asyncio.to_thread(self.resize_tty_sync, cid, rows, cols)
+
     def container_cgroup(self, cid: str) -> str:
         """The container's relative cgroup name (for ``self.cgroups``)."""
         return shim.read_json(os.path.join(self._cdir(cid), "config.json"))["cgroup"]
@@ -811,13 +834,17 @@ class Runtime:
     # ---- exec ---------------------------------------------------------------------------
 
     def exec_process_sync(self, cid: str, argv: list[str], stdin_fd: int = -1, stdout_fd: int = -1,
-                          stderr_fd: int = -1, tty: bool = False, env: dict[str, str] | None = None) -> ExecProcess:
+                          stderr_fd: int = -1, tty: bool = False, env: dict[str, str] | None = None,
+                          size: tuple[int, int] | None = None) -> ExecProcess:
         """Start ``argv`` in the container.  Without ``tty`` it uses the caller's three fds
         (which the caller still owns and closes); with ``tty`` a terminal is allocated inside
-        the container and its master end is ``ExecProcess.pty_fd`` (the fds are ignored)."""
+        the container and its master end is ``ExecProcess.pty_fd`` (the fds are ignored);
+        ``size`` (rows, columns) is that terminal's size before the process starts."""
         fds = [] if tty else [stdin_fd, stdout_fd, stderr_fd]
-        conn = self._fork_server().request({"op": "exec", "dir": self._cdir(cid), "argv": list(argv),
-                                         "tty": tty, "env": env or {}}, fds)
+        req: dict[str, Any] = {"op": "exec", "dir": self._cdir(cid), "argv": list(argv), "tty": tty, "env": env or {}}
+        if tty and size is not None:
+            req["size"] = list(size)
+        conn = self._fork_server().request(req, fds)
         conn.settimeout(30)
         pty_fd = -1
         if tty:
@@ -845,9 +872,11 @@ class Runtime:
         return ExecProcess(int(reply["pid"]), conn, pty_fd)
 
     async def exec_process(self, cid: str, argv: list[str], stdin_fd: int = -1, stdout_fd: int = -1,
-                           stderr_fd: int = -1, tty: bool = False) -> ExecProcess:
+                           stderr_fd: int = -1, tty: bool = False, size: tuple[int, int] | None = None
+                           ) -> ExecProcess:
         """Start ``argv`` in the container (``kubectl exec``); see ``exec_process_sync``."""
-        return await asyncio.to_thread(self.exec_process_sync, cid, argv, stdin_fd, stdout_fd, stderr_fd, tty)
+        return await asyncio.to_thread(self.exec_process_sync, cid, argv, stdin_fd, stdout_fd, stderr_fd, tty,
+                                       None, size)
 
     def exec_sync(self, cid: str, argv: list[str], stdin: bytes | None = None,
                   timeout: float | None = None) -> ExecResult:
@@ -1175,7 +1204,7 @@ class ExecProcess:
     def resize(self, rows: int, cols: int) -> None:
         """Window size of the terminal (``kubectl exec -t`` resize events)."""
         if self.pty_fd >= 0:
-            fcntl.ioctl(self.pty_fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+            shim.set_window_size(self.pty_fd, rows, cols)
 
     def kill(self) -> None:
         if shim.proc_start_time(self.pid) == self._start:

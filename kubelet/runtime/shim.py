@@ -130,6 +130,12 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
     return buf
 
 
+def set_window_size(fd: int, rows: int, cols: int) -> None:
+    """The window size of the terminal ``fd`` (TIOCSWINSZ; the foreground process group of
+    that terminal gets a SIGWINCH)."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
 def proc_start_time(pid: int) -> int | None:
     """The start time (clock ticks since boot) of ``pid``: with the pid, a unique process id."""
     try:
@@ -912,6 +918,11 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
         # that ttyname() works inside; the master end goes back to the caller
         master, slave = os.openpty()
         stdio = [slave, slave, slave]
+        if req.get("size"):
+            # the client's terminal size, before the process starts (``stty size`` as the
+            # first command must already see it)
+            rows, cols = req["size"]
+            set_window_size(master, int(rows), int(cols))
     ep_r, ep_w = os.pipe2(os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:

@@ -358,6 +358,18 @@ async def test_exec_with_tty(rt: Runtime) -> None:
     await rt.stop_container(h.id, 0)
 
 
+async def test_exec_with_tty_of_a_given_size(rt: Runtime) -> None:
+    h = await rt.start_container(spec(["sleep", "1000"]))
+    proc = await rt.exec_process(h.id, ["stty", "size"], tty=True, size=(24, 132))
+    try:
+        out = await asyncio.to_thread(read_until_eio, proc.pty_fd)
+        assert await asyncio.to_thread(proc.wait, 20) == 0
+    finally:
+        os.close(proc.pty_fd)
+    assert out.split() == [b"24", b"132"]
+    await rt.stop_container(h.id, 0)
+
+
 async def test_security_context(rt: Runtime) -> None:
     status = "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status | tr -d '\\t'"
     h = await rt.start_container(spec(["sh", "-c", f"id -u; id -g; {status}"], name="user",

@@ -6,6 +6,7 @@ authentication.  Each test runs its own runtime and server and leaves nothing be
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -132,12 +133,15 @@ async def test_logs_previous_and_follow_until_exit(rt, kubelet, http) -> None:
 
 
 async def ws_exec(base: str, http, command: list[str], stdin: bytes | None = None, tty: bool = False,
-                  protocol: str = "v5.channel.k8s.io") -> tuple[bytes, bytes, dict]:
+                  protocol: str = "v5.channel.k8s.io", size: tuple[int, int] | None = None
+                  ) -> tuple[bytes, bytes, dict]:
     q = urlencode([("command", c) for c in command]) + "&output=1&error=1" + ("&input=1" if stdin is not None else "")
     q += "&tty=1" if tty else ""
     out, err, status = b"", b"", {}
     async with http.ws_connect(f"{base}/exec/default/web/c?{q}", ssl=False, protocols=[protocol]) as ws:
         assert ws.protocol == protocol
+        if size is not None:   # what kubectl sends first: its terminal's size
+            await ws.send_bytes(b"\x04" + json.dumps({"Width": size[1], "Height": size[0]}).encode())
         if stdin is not None:
             await ws.send_bytes(b"\x00" + stdin)
             if tty:
@@ -168,6 +172,9 @@ async def test_exec_exit_codes_stdin_and_tty(rt, kubelet, http) -> None:
     assert out.strip() == b"100000" and status["status"] == "Success"
     out, _, status = await ws_exec(kubelet, http, ["sh", "-c", "tty; stty size"], stdin=b"", tty=True)
     assert b"/dev/pts/" in out and status["status"] == "Success"
+    # the client's terminal size, sent first, is the terminal's before the command runs
+    out, _, status = await ws_exec(kubelet, http, ["stty", "size"], stdin=b"", tty=True, size=(33, 101))
+    assert out.split() == [b"33", b"101"] and status["status"] == "Success"
     _, _, status = await ws_exec(kubelet, http, ["no-such-binary"])
     assert status["status"] == "Failure"
 
@@ -246,6 +253,26 @@ async def test_attach_streams_output_until_the_container_exits(rt, kubelet, http
                 status = json.loads(data)
     assert out.startswith(b"tick\ntick\n")
     assert status["status"] == "Failure" and status["details"]["causes"][0]["message"] == "137"
+
+
+async def test_attach_to_a_tty_container_applies_resizes(rt, kubelet, http) -> None:
+    """kubectl attach -t (kubectl run -it): the resize channel sets the container's terminal
+    size, which the container sees (``stty size``)."""
+    await rt.start_container(ContainerSpec(
+        pod_uid="uid-1", pod_name="web", namespace="default", name="c", image="busybox", tty=True, stdin=True,
+        command=["sh", "-c", "while true; do stty size; sleep 0.1; done"]))
+    out = b""
+    async with http.ws_connect(f"{kubelet}/attach/default/web/c?input=1&output=1&tty=1", ssl=False,
+                               protocols=["v5.channel.k8s.io"]) as ws:
+        await ws.send_bytes(b"\x04" + json.dumps({"Width": 101, "Height": 33}).encode())
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(20):   # not a timing assertion: the size never comes otherwise
+                async for m in ws:
+                    if m.data[0] == 1:
+                        out += m.data[1:]
+                        if b"33 101" in out:
+                            break
+    assert b"33 101" in out
 
 
 async def test_exec_refused_before_upgrade_when_not_running(rt, kubelet, http) -> None:

@@ -20,6 +20,7 @@ from kubelet.server import (
     render_fast,
     rfc3339_nano_out,
     select_records,
+    terminal_size,
 )
 
 T0 = "2026-11-30T05:00:00.000000000Z"
@@ -108,6 +109,20 @@ RECS = [LogRecord(T0, "stdout", b"a"), LogRecord(T1, "stdout", b"b"), LogRecord(
 ])
 def test_select_records(opts: LogOptions, expected: list[bytes]) -> None:
     assert [r.content for r in select_records(RECS, opts)] == expected
+
+
+@pytest.mark.parametrize("payload, expected", [
+    (b'{"Width":101,"Height":33}', (33, 101)),
+    (b'{"Height":40}', (40, 0)),
+    (b'{}', (0, 0)),
+    (b'{"Width":70000,"Height":1}', None),
+    (b'{"Width":-1,"Height":1}', None),
+    (b'{"Width":"x"}', None),
+    (b'[80, 24]', None),
+    (b'not json', None),
+])
+def test_terminal_size_of_a_resize_frame(payload: bytes, expected: tuple[int, int] | None) -> None:
+    assert terminal_size(payload) == expected
 
 
 def test_exit_status_as_kubectl_reads_it() -> None:
