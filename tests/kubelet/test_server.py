@@ -144,7 +144,7 @@ async def ws_exec(base: str, http, command: list[str], stdin: bytes | None = Non
             await ws.send_bytes(b"\x04" + json.dumps({"Width": size[1], "Height": size[0]}).encode())
         if stdin is not None:
             await ws.send_bytes(b"\x00" + stdin)
-            if tty:
+            if tty and size is None:
                 await ws.send_bytes(b"\x04" + json.dumps({"Width": 100, "Height": 40}).encode())
             await ws.send_bytes(b"\xff\x00")
         async for m in ws:
