@@ -60,12 +60,6 @@ class Plan:
     final: dict[str, KeyValue | None] = field(default_factory=dict)  # None: deleted
     size: int = 0  # bytes encoded
 
-    def upserts(self) -> list[tuple[str, bytes, int, int]]:
-        return [(k, kv.raw, kv.revision, kv.create_revision) for k, kv in self.final.items() if kv is not None]
-
-    def deletes(self) -> list[tuple[str]]:
-        return [(k,) for k, kv in self.final.items() if kv is None]
-
 
 def stamp(obj: dict[str, Any], revision: int) -> None:
     """Set metadata.resourceVersion in place (the object belongs to the store now)."""

@@ -5,8 +5,12 @@ revision, optimistic concurrency, resumable watches) without running etcd.
 
 How it keeps its promises:
 - Durable acknowledgements: WAL journal with `synchronous=FULL`, so a commit returns only once
-  the WAL is fsynced; a write's coroutine returns only after its transaction committed. The
-  current state (`kv`) and the change log (`log`) change in the same transaction.
+  the WAL is fsynced; a write's coroutine returns only after its transaction committed.
+- One table holds everything: the change log (`log`, a row per revision). A key's state is
+  its newest row, as in etcd's MVCC keyspace, so each write is one append (a first version
+  also kept a `kv` table of states: every value written twice, and a B-tree of keys updated
+  at random places, which cost the writer thread ~40 % more per create; it is migrated at
+  start).
 - Throughput: one writer task owns the connection. Concurrent writes only enqueue; the writer
   takes everything pending (bounded by count and bytes), plans it in memory
   (`_batch.plan_batch`: preconditions in order, consecutive revisions, one encoding per
@@ -16,10 +20,11 @@ How it keeps its promises:
   after a commit, so a read never sees an uncommitted write.
 - Watches: `_watchcache.WatchCache` holds the newest `history` revisions (refilled from the
   change log at start) and fans each event out to every watcher.
-- Bounded disk: the writer deletes change-log rows older than the retained history in small
-  chunks (one chunk between two write batches, so neither starves the other), runs a PASSIVE
-  WAL checkpoint every `compact_interval` seconds and a TRUNCATE checkpoint once idle; the
-  `meta` table remembers the highest compacted revision so a revision is never reused.
+- Bounded disk: the writer deletes change-log rows older than the retained history, except
+  the rows that are a key's state, in small chunks (one chunk between two write batches, so
+  neither starves the other); a row kept so is deleted by the write that supersedes it. It
+  runs a PASSIVE WAL checkpoint every `compact_interval` seconds and a TRUNCATE checkpoint
+  once idle; the `meta` table remembers the highest compacted revision so a revision is never reused.
 - One process per file: the connection takes SQLite's exclusive lock (`locking_mode=
   EXCLUSIVE`); a second server on the same data dir fails at start instead of serving a
   stale in-memory copy.
@@ -48,7 +53,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import orjson
 
-from apiserver.storage._batch import TYPE_NAMES, Op, Plan, plan_batch
+from apiserver.storage._batch import TYPE_CODES, TYPE_NAMES, Op, Plan, plan_batch
 from apiserver.storage._state import SortedState
 from apiserver.storage._watchcache import CacheWatch, Entry, WatchCache
 from apiserver.storage.base import Event, KeyValue, ListResult, StorageError
@@ -56,13 +61,10 @@ from apiserver.storage.base import Event, KeyValue, ListResult, StorageError
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+# The change log is the store, as etcd's MVCC keyspace is: a row per revision (an object as
+# written, or as it was when deleted). The current state is each key's newest row; compaction
+# removes rows that no watch may ask for any more, except those that are still a key's state.
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS kv (
-    key TEXT PRIMARY KEY,
-    value BLOB NOT NULL,
-    mod_revision INTEGER NOT NULL,
-    create_revision INTEGER NOT NULL
-);
 CREATE TABLE IF NOT EXISTS log (
     revision INTEGER PRIMARY KEY,
     key TEXT NOT NULL,
@@ -77,14 +79,11 @@ CREATE TABLE IF NOT EXISTS meta (
     value INTEGER NOT NULL
 );
 """
+DELETED = TYPE_CODES["DELETED"]
+FORMAT = 2  # 1: the state also in a `kv` table (every value written twice); migrated at start
 
 INSERT_LOG = "INSERT INTO log VALUES (?, ?, ?, ?, ?, ?, ?)"
-UPSERT_KV = (
-    "INSERT INTO kv (key, value, mod_revision, create_revision) VALUES (?, ?, ?, ?) "
-    "ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_revision = excluded.mod_revision, "
-    "create_revision = excluded.create_revision"
-)
-DELETE_KV = "DELETE FROM kv WHERE key = ?"
+DELETE_LOG = "DELETE FROM log WHERE revision = ?"
 SET_META = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
 
 MAX_BATCH = 1000  # ops per transaction
@@ -207,24 +206,37 @@ class SQLiteStore:
             raise StorageError(f"{self.path}: cannot lock the database ({exc}); is another server using it?") from exc
 
     async def _load(self, db: aiosqlite.Connection) -> None:
-        revision, compacted, rows, min_log, log_rows = await db._execute(_load_sync, db._conn, self.history)
+        """The state is each key's newest row (none if that is a deletion); the watch ring is
+        the newest `history` revisions above the compacted one. The revision is the highest
+        ever used: the newest row, or the compacted revision if compaction removed it."""
+        compacted, rows = await db._execute(_load_sync, db._conn)
+        revision = max(rows[-1][0] if rows else 0, compacted)
+        newest: dict[str, tuple[Any, ...]] = {}
+        for row in rows:
+            if row[2] == DELETED:
+                newest.pop(row[1], None)
+            else:
+                newest[row[1]] = row
         loads = orjson.loads
         # Decoding creates millions of objects; the cyclic GC would rescan the growing heap
         # again and again (10x the decoding time), and none of them can form a cycle.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            self._state = SortedState(KeyValue(k, loads(v), v, m, c) for k, v, m, c in rows)
+            self._state = SortedState(KeyValue(k, loads(v), v, r, c) for r, k, _, v, c, _, _ in newest.values())
         finally:
             if gc_was_enabled:
                 gc.enable()
-        del rows
+        del newest
         # Share bytes between the ring and the state, and between an entry and the next
         # entry of the same key (its prev), as they are shared while running.
         current = self._state.get
         last: dict[str, Entry] = {}
         entries = []
-        for r, k, t, v, c, p, pv in log_rows:
+        first = max(revision - self.history, compacted)
+        for r, k, t, v, c, p, pv in rows:
+            if r <= first:
+                continue
             kv = current(k)
             if kv is not None and kv.revision == r:
                 v = kv.raw
@@ -234,7 +246,7 @@ class SQLiteStore:
             entry = Entry(r, TYPE_NAMES[t], k, v, c, p, pv)
             last[k] = entry
             entries.append(entry)
-        del log_rows, last
+        del rows, last
         # Keep only the newest consecutive run (a gap would mean a damaged log).
         start = len(entries)
         expected = revision
@@ -246,7 +258,7 @@ class SQLiteStore:
             entries = entries[start:]
         self._revision = revision
         self._cache.reset(revision, max(compacted, expected), entries)
-        self._log_oldest = min_log if min_log is not None else revision + 1
+        self._log_oldest = compacted + 1
         self._compact_target = compacted
         log.info(
             "%s: %d keys, revision %d, watch history from %d",
@@ -452,7 +464,11 @@ class SQLiteStore:
         return await db._execute(fn, db._conn, *args)
 
     async def _commit(self, plan: Plan) -> None:
-        await self._in_db_thread(_commit_sync, plan.log_rows, plan.upserts(), plan.deletes())
+        # A key's row below the compacted revision was kept only as its state: the write that
+        # supersedes it (update or delete) removes it in the same transaction.
+        oldest = self._log_oldest
+        superseded = [(e.prev_revision,) for e in plan.entries if 0 < e.prev_revision < oldest]
+        await self._in_db_thread(_commit_sync, plan.log_rows, superseded)
         self._counters["transactions"] += 1
 
     async def _maintain(self, idle: bool) -> None:
@@ -478,7 +494,7 @@ class SQLiteStore:
     async def _compact_chunk(self) -> None:
         upto = min(self._log_oldest + COMPACT_CHUNK - 1, self._compact_target)
         try:
-            deleted = await self._in_db_thread(_compact_sync, upto)
+            deleted = await self._in_db_thread(_compact_sync, self._log_oldest, upto, self._state_revision)
         except _DB_ERRORS as exc:
             log.warning("%s: compaction up to %d failed: %s", self.path, upto, exc)
             self._compact_target = self._log_oldest - 1  # retry at the next tick
@@ -488,6 +504,13 @@ class SQLiteStore:
         self._counters["compacted_rows"] += max(0, deleted)
         self._wal_dirty = True
 
+    def _state_revision(self, key: str) -> int:
+        """The revision of key's current state (0: absent). Called from the connection
+        thread during compaction, while the writer task (the only one that changes the state)
+        awaits it: the state is not changing then."""
+        kv = self._state.get(key)
+        return kv.revision if kv is not None else 0
+
     async def _checkpoint(self, mode: str) -> None:
         try:
             await self._in_db_thread(_checkpoint_sync, mode)
@@ -496,37 +519,34 @@ class SQLiteStore:
             return
         self._counters["checkpoints"] += 1
 
-def _commit_sync(
-    conn: sqlite3.Connection,
-    log_rows: list[tuple[Any, ...]],
-    upserts: list[tuple[Any, ...]],
-    deletes: list[tuple[str]],
-) -> None:
-    """One write transaction (on the connection thread): change log and current state."""
+def _commit_sync(conn: sqlite3.Connection, log_rows: list[tuple[Any, ...]], superseded: list[tuple[int]]) -> None:
+    """One write transaction (on the connection thread): the new change-log rows, and the
+    removal of the rows they supersede below the compacted revision."""
     conn.execute("BEGIN")
     try:
         conn.executemany(INSERT_LOG, log_rows)
-        if upserts:
-            conn.executemany(UPSERT_KV, upserts)
-        if deletes:
-            conn.executemany(DELETE_KV, deletes)
+        if superseded:
+            conn.executemany(DELETE_LOG, superseded)
         conn.execute("COMMIT")
     except BaseException:
         _rollback_sync(conn)
         raise
 
 
-def _compact_sync(conn: sqlite3.Connection, upto: int) -> int:
-    """Delete change-log rows <= upto and remember it (on the connection thread)."""
+def _compact_sync(conn: sqlite3.Connection, lo: int, upto: int, state_revision: Callable[[str], int]) -> int:
+    """Delete the change-log rows lo..upto that are not a key's current state, and remember
+    upto as compacted (on the connection thread). Returns how many rows went."""
     conn.execute("BEGIN")
     try:
-        deleted = conn.execute("DELETE FROM log WHERE revision <= ?", (upto,)).rowcount
+        rows = conn.execute("SELECT revision, key FROM log WHERE revision BETWEEN ? AND ?", (lo, upto)).fetchall()
+        doomed = [(r,) for r, k in rows if state_revision(k) != r]
+        conn.executemany(DELETE_LOG, doomed)
         conn.execute(SET_META, ("compacted", upto))
         conn.execute("COMMIT")
     except BaseException:
         _rollback_sync(conn)
         raise
-    return deleted
+    return len(doomed)
 
 
 def _rollback_sync(conn: sqlite3.Connection) -> None:
@@ -557,28 +577,23 @@ def _open_sync(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
-        conn.execute(SET_META, ("format", 1))
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'kv'").fetchone():
+            # Format 1: every object's state goes into the log (where compaction removed its
+            # row; the row is the same where it did not), and the kv table goes.
+            conn.execute("INSERT OR IGNORE INTO log SELECT mod_revision, key, CASE WHEN mod_revision = "
+                         "create_revision THEN 0 ELSE 1 END, value, create_revision, 0, NULL FROM kv")
+            conn.execute("DROP TABLE kv")
+        conn.execute(SET_META, ("format", FORMAT))
         conn.execute("COMMIT")
     except BaseException:
         _rollback_sync(conn)
         raise
 
 
-def _load_sync(
-    conn: sqlite3.Connection, history: int
-) -> tuple[int, int, list[tuple[str, bytes, int, int]], int | None, list[tuple[Any, ...]]]:
-    """(revision, compacted, kv rows, lowest log revision, the newest `history` log rows in
-    order). The revision is the highest ever used: newest log row, newest state row, or
-    the compacted revision (when compaction dropped every log row)."""
+def _load_sync(conn: sqlite3.Connection) -> tuple[int, list[tuple[Any, ...]]]:
+    """(the compacted revision, every change-log row in revision order)."""
     meta = dict(conn.execute("SELECT name, value FROM meta").fetchall())
-    compacted = int(meta.get("compacted", 0))
-    rows = conn.execute("SELECT key, value, mod_revision, create_revision FROM kv").fetchall()
-    min_log, max_log = conn.execute("SELECT MIN(revision), MAX(revision) FROM log").fetchone()
-    max_mod = conn.execute("SELECT MAX(mod_revision) FROM kv").fetchone()[0] or 0
-    revision = max(max_log or 0, max_mod, compacted)
-    log_rows = conn.execute(
-        "SELECT revision, key, type, value, create_revision, prev_revision, prev_value "
-        "FROM log WHERE revision > ? ORDER BY revision",
-        (max(revision - history, compacted),),
+    rows = conn.execute(
+        "SELECT revision, key, type, value, create_revision, prev_revision, prev_value FROM log ORDER BY revision"
     ).fetchall()
-    return revision, compacted, rows, min_log, log_rows
+    return int(meta.get("compacted", 0)), rows

@@ -208,8 +208,9 @@ async def test_watch_hand_over_has_no_gap_or_duplicate(store: SQLiteStore) -> No
 
 async def test_compaction_makes_old_revisions_gone(db: Path, open_store: Opener) -> None:
     store = await open_store()
-    for i in range(30):
-        await store.create(f"{PODS}ns/p{i}", pod(f"p{i}", "ns"))
+    await store.create(f"{PODS}ns/p", pod("p", "ns"))
+    for i in range(29):  # revisions 2..30 supersede each other: only 30 is the pod's state
+        await store.update(f"{PODS}ns/p", pod("p", "ns", spec={"i": i}))
     slow = store.watch(PODS, 0)
     oldest = await store.compact(5)
     assert oldest == store.oldest_revision == store.revision - 5
@@ -228,6 +229,77 @@ async def test_compaction_makes_old_revisions_gone(db: Path, open_store: Opener)
     reopened = await open_store()
     assert reopened.revision == 31 and reopened.oldest_revision == oldest
     await reopened.close()
+
+
+async def test_compaction_keeps_each_state_until_a_write_supersedes_it(db: Path, open_store: Opener) -> None:
+    """The change log is the store: compaction removes old revisions but not those that are
+    still a key's state, and the update or delete that supersedes such a row removes it."""
+    store = await open_store()
+    for name in ("a", "b", "c"):  # revisions 1, 2, 3
+        await store.create(f"{PODS}ns/{name}", pod(name, "ns"))
+    await store.update(f"{PODS}ns/b", pod("b", "ns", spec={"v": 2}))  # 4: revision 2 is history now
+    for i in range(10):  # 5..14
+        await store.create(f"{PODS}ns/x{i}", pod(f"x{i}", "ns"))
+    assert await store.compact(2) == 12
+    await store.create(f"{PODS}ns/last", pod("last", "ns"))  # 15; the log is trimmed between batches
+    await store.delete(f"{PODS}ns/a")  # 16 supersedes 1
+    await store.update(f"{PODS}ns/c", pod("c", "ns", spec={"v": 2}))  # 17 supersedes 3
+    await store.close()
+
+    with closing(sqlite3.connect(db)) as conn, conn:
+        kept = [r for (r,) in conn.execute("SELECT revision FROM log WHERE revision <= 12 ORDER BY revision")]
+    assert kept == [4, *range(5, 13)]  # b's state and the x pods; a and c went with their successors
+
+    store = await open_store()
+    assert store.revision == 17 and store.oldest_revision == 12
+    assert await store.get(f"{PODS}ns/a") is None
+    b, c = await store.get(f"{PODS}ns/b"), await store.get(f"{PODS}ns/c")
+    assert b is not None and (b.revision, b.create_revision, b.obj["spec"]) == (4, 2, {"v": 2})
+    assert c is not None and (c.revision, c.create_revision) == (17, 3)
+    assert len((await store.list(PODS)).items) == 13  # b, c, x0..x9, last
+    assert [e.type for e in await take(store.watch(PODS, 12), 5)] == ["ADDED"] * 3 + ["DELETED", "MODIFIED"]
+    assert (await store.create(f"{PODS}ns/a", pod("a", "ns"))).revision == 18
+
+
+async def test_a_database_of_the_first_format_is_migrated(db: Path, open_store: Opener) -> None:
+    """Format 1 kept the state in a `kv` table beside the log: at start it moves into the log
+    (the states whose log rows were compacted away included) and the table goes."""
+    def obj(name: str, rev: int, **extra: Any) -> bytes:
+        return orjson.dumps({"metadata": {"name": name, "resourceVersion": str(rev)}, **extra})
+
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.executescript("""
+            CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, mod_revision INTEGER NOT NULL,
+                             create_revision INTEGER NOT NULL);
+            CREATE TABLE log (revision INTEGER PRIMARY KEY, key TEXT NOT NULL, type INTEGER NOT NULL,
+                              value BLOB NOT NULL, create_revision INTEGER NOT NULL, prev_revision INTEGER NOT NULL,
+                              prev_value BLOB);
+            CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+            INSERT INTO meta VALUES ('format', 1), ('compacted', 5);
+        """)
+        # /x was last written at 5 (compacted away from the log), /z deleted at 6, /y created at 7
+        conn.execute("INSERT INTO kv VALUES (?, ?, 5, 2), (?, ?, 7, 7)",
+                     ("/x", obj("x", 5, data={"v": "5"}), "/y", obj("y", 7)))
+        conn.execute("INSERT INTO log VALUES (6, '/z', 2, ?, 4, 4, ?), (7, '/y', 0, ?, 7, 0, NULL)",
+                     (obj("z", 6), obj("z", 4), obj("y", 7)))
+
+    for _ in range(2):  # migrated, then opened as it is
+        store = await open_store()
+        x, y = await store.get("/x"), await store.get("/y")
+        assert x is not None and (x.revision, x.create_revision, x.obj["data"]) == (5, 2, {"v": "5"})
+        assert y is not None and (y.revision, y.create_revision) == (7, 7)
+        assert await store.get("/z") is None and store.revision == 7 and store.oldest_revision == 5
+        assert [(e.type, e.kv.key) for e in await take(store.watch("/", 5), 2)] == [("DELETED", "/z"), ("ADDED", "/y")]
+        await store.close()
+    with closing(sqlite3.connect(db)) as conn, conn:
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"log", "meta"}
+        assert conn.execute("SELECT value FROM meta WHERE name = 'format'").fetchone() == (2,)
+    store = await open_store()
+    assert (await store.update("/x", {"metadata": {"name": "x"}})).revision == 8
+    await store.close()
+    with closing(sqlite3.connect(db)) as conn, conn:  # the update superseded the migrated state row
+        assert [r for (r,) in conn.execute("SELECT revision FROM log ORDER BY revision")] == [6, 7, 8]
 
 
 async def test_compaction_of_everything_never_reuses_a_revision(db: Path, open_store: Opener) -> None:
@@ -249,8 +321,9 @@ async def test_compaction_of_everything_never_reuses_a_revision(db: Path, open_s
 
 async def test_automatic_compaction_keeps_history_bounded(db: Path, open_store: Opener) -> None:
     store = await open_store(history=10)
-    for i in range(11):
-        await asyncio.gather(*(store.create(f"/k{i}/{j}", {}) for j in range(100)))
+    for i in range(11):  # 100 keys created, then each updated ten times
+        write = store.create if i == 0 else store.update
+        await asyncio.gather(*(write(f"/k{j}", {"i": i}) for j in range(100)))
     assert store.oldest_revision == 1100 - 10  # the watch ring holds `history` revisions
     await store.close()
     with closing(sqlite3.connect(db)) as conn, conn:  # and the change log is trimmed, in chunks

@@ -136,7 +136,7 @@ def test_plan_batch_delete_restamps_a_copy() -> None:
     assert stored.obj["metadata"]["resourceVersion"] == "5"  # shared object untouched
     assert plan.entries[0].event == Event("DELETED", deleted, stored)
     assert plan.final == {"/s": None}
-    assert plan.deletes() == [("/s",)] and plan.upserts() == []
+    assert plan.log_rows == [(11, "/s", 2, deleted.raw, stored.create_revision, 5, stored.raw)]
 
 
 def test_plan_batch_stops_at_max_bytes() -> None:
