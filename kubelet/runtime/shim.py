@@ -101,9 +101,20 @@ def write_json(path: str, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def read_file(path: str) -> bytes:
+    """The whole file, through raw fds (no file objects: see ``write_json``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_json(path: str) -> Any:
-    with open(path, "rb") as f:
-        return json.loads(f.read())
+    return json.loads(read_file(path))
 
 
 def send_msg(sock: socket.socket, obj: Any) -> None:
@@ -139,11 +150,10 @@ def set_window_size(fd: int, rows: int, cols: int) -> None:
 def proc_start_time(pid: int) -> int | None:
     """The start time (clock ticks since boot) of ``pid``: with the pid, a unique process id."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            data = f.read()
+        data = read_file(f"/proc/{pid}/stat")
     except OSError:
         return None
-    return int(data.rsplit(")", 1)[1].split()[19])
+    return int(data.rsplit(b")", 1)[1].split()[19])
 
 
 def exit_code_of(status: int) -> int:
@@ -221,8 +231,7 @@ def _ensure_mountpoint(target: str, is_dir: bool) -> None:
     if is_dir:
         os.mkdir(target, 0o755)
     else:
-        with open(target, "a"):
-            pass
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o644))
 
 
 def find_executable(name: str, env_path: str) -> str:
