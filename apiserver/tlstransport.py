@@ -147,7 +147,7 @@ class TLSTransport(asyncio.Transport):
         self._unwant_write()
         self._extra["ssl_object"] = self._sock
         self._protocol.connection_made(self)
-        if not self._closed and not self._read_paused:
+        if not self._closing and not self._read_paused:
             self._read()  # data that came with the handshake's last flight
 
     def _on_readable(self) -> None:
@@ -173,7 +173,7 @@ class TLSTransport(asyncio.Transport):
 
     def _read(self) -> None:
         sock = self._sock
-        while not self._read_paused and not self._closed:
+        while not self._read_paused and not self._closing:
             try:
                 data = sock.recv(READ_SIZE)
             except ssl.SSLWantReadError:
@@ -201,14 +201,14 @@ class TLSTransport(asyncio.Transport):
             self._unwant_read()
 
     def resume_reading(self) -> None:
-        if self._read_paused and not self._closed:
+        if self._read_paused and not self._closing:
             self._read_paused = False
             self._want_read()
             if self._sock.pending():  # decrypted bytes OpenSSL holds wake no reader
                 self._loop.call_soon(self._on_readable)
 
     def is_reading(self) -> bool:
-        return not self._read_paused and not self._closed
+        return not self._read_paused and not self._closing
 
     # -- writing
 
