@@ -151,69 +151,72 @@ async def main() -> None:
     tag = secrets.token_hex(3)
     work = Path(tempfile.mkdtemp(prefix="mizzen-bench-pods-"))
     cb = _load_container_bench()
-    with Cluster.start(work / "api", command="apiserver") as c:
-        stop = asyncio.Event()
-        box: list[Kubelet] = []
-        kubelet = asyncio.create_task(run_kubelet(str(c.kubeconfig), node_name="node-1", data_dir=work / "kubelet",
-                                                  stop=stop, cleanup=True, on_started=box.append))
-        # a few kept-alive connections, as a client-go client multiplexes one: 100 creates at once
-        # must not cost 100 TLS handshakes on both sides
-        api = ApiClient.from_kubeconfig(str(c.kubeconfig), max_connections=8)
-        try:
-            while not box:
-                await asyncio.sleep(0.01)
-            await asyncio.wait_for(box[0].registered.wait(), 60)
-            w = ReadyWatch(api)
-            await asyncio.sleep(0.5)
-            # 1. sequential create -> Ready
-            lat: list[float] = []
-            names = []
-            for i in range(N + 2):
-                name = f"seq-{i}"
-                names.append(name)
+    try:
+        with Cluster.start(work / "api", command="apiserver") as c:
+            stop = asyncio.Event()
+            box: list[Kubelet] = []
+            kubelet = asyncio.create_task(run_kubelet(str(c.kubeconfig), node_name="node-1", data_dir=work / "kubelet",
+                                                      stop=stop, cleanup=True, on_started=box.append))
+            # a few kept-alive connections, as a client-go client multiplexes one: 100 creates at once
+            # must not cost 100 TLS handshakes on both sides
+            api = ApiClient.from_kubeconfig(str(c.kubeconfig), max_connections=8)
+            try:
+                while not box:
+                    await asyncio.sleep(0.01)
+                await asyncio.wait_for(box[0].registered.wait(), 60)
+                w = ReadyWatch(api)
+                await asyncio.sleep(0.5)
+                # 1. sequential create -> Ready
+                lat: list[float] = []
+                names = []
+                for i in range(N + 2):
+                    name = f"seq-{i}"
+                    names.append(name)
+                    t0 = time.perf_counter()
+                    await api.create("pods", pod(name), "default")
+                    await w.wait(lambda name=name: name in w.ready)
+                    if i >= 2:
+                        lat.append(w.ready[name] - t0)
+                await delete_all(api, w, names)
+                # 2. runc on the same rootfs
+                img = box[0].runtime.images.resolve("busybox")
+                assert img is not None
+                runc = await asyncio.to_thread(cb.bench_runc, img.layers[0], str(work / "runc"), tag)
+                # 3. burst
+                burst = [f"burst-{i}" for i in range(BURST)]
+                burst_cpu0, api_cpu0 = _cpu_seconds(), _proc_cpu(c.proc.pid)
                 t0 = time.perf_counter()
-                await api.create("pods", pod(name), "default")
-                await w.wait(lambda name=name: name in w.ready)
-                if i >= 2:
-                    lat.append(w.ready[name] - t0)
-            await delete_all(api, w, names)
-            # 2. runc on the same rootfs
-            img = box[0].runtime.images.resolve("busybox")
-            assert img is not None
-            runc = await asyncio.to_thread(cb.bench_runc, img.layers[0], str(work / "runc"), tag)
-            # 3. burst
-            burst = [f"burst-{i}" for i in range(BURST)]
-            burst_cpu0, api_cpu0 = _cpu_seconds(), _proc_cpu(c.proc.pid)
-            t0 = time.perf_counter()
-            await asyncio.gather(*(api.create("pods", pod(n), "default") for n in burst))
-            await w.wait(lambda: all(n in w.ready for n in burst))
-            burst_s = max(w.ready[n] for n in burst) - t0
-            burst_cpu = (_cpu_seconds() - burst_cpu0) / burst_s * 100
-            per_pod = {"kubelet_process": _cpu_seconds() - burst_cpu0, "apiserver": _proc_cpu(c.proc.pid) - api_cpu0,
-                       "shims_and_containers": _containers_cpu(work / "kubelet" / "containers")}
-            per_pod = {k: v / BURST * 1000 for k, v in per_pod.items()}
-            # 4. idle at capacity
-            extra = [f"idle-{i}" for i in range(IDLE_PODS - BURST)]
-            await asyncio.gather(*(api.create("pods", pod(n), "default") for n in extra))
-            await w.wait(lambda: all(n in w.ready for n in extra))
-            await asyncio.sleep(5)
-            cpu0, t_0 = _cpu_seconds(), time.monotonic()
-            await asyncio.sleep(IDLE_SECONDS)
-            cpu_pct = (_cpu_seconds() - cpu0) / (time.monotonic() - t_0) * 100
-            rss = _rss_mb()
-            shims = 0.0
-            kdir = work / "kubelet" / "containers"
-            for d in kdir.iterdir():
-                with contextlib.suppress(OSError, ValueError):
-                    st = json.loads((d / "state.json").read_text())
-                    if st.get("status") == "running":
-                        shims += _rss_mb(st["shim_pid"], "Pss:", "smaps_rollup")
-            w.task.cancel()
-        finally:
-            stop.set()
-            await asyncio.wait_for(kubelet, 120)
-            await api.close()
-    shutil.rmtree(work, ignore_errors=True)
+                await asyncio.gather(*(api.create("pods", pod(n), "default") for n in burst))
+                await w.wait(lambda: all(n in w.ready for n in burst))
+                burst_s = max(w.ready[n] for n in burst) - t0
+                burst_cpu = (_cpu_seconds() - burst_cpu0) / burst_s * 100
+                per_pod = {"kubelet_process": _cpu_seconds() - burst_cpu0, "apiserver": _proc_cpu(c.proc.pid) - api_cpu0,
+                           "shims_and_containers": _containers_cpu(work / "kubelet" / "containers")}
+                per_pod = {k: v / BURST * 1000 for k, v in per_pod.items()}
+                # 4. idle at capacity
+                extra = [f"idle-{i}" for i in range(IDLE_PODS - BURST)]
+                await asyncio.gather(*(api.create("pods", pod(n), "default") for n in extra))
+                await w.wait(lambda: all(n in w.ready for n in extra))
+                await asyncio.sleep(5)
+                cpu0, t_0 = _cpu_seconds(), time.monotonic()
+                await asyncio.sleep(IDLE_SECONDS)
+                cpu_pct = (_cpu_seconds() - cpu0) / (time.monotonic() - t_0) * 100
+                rss = _rss_mb()
+                shims = 0.0
+                kdir = work / "kubelet" / "containers"
+                for d in kdir.iterdir():
+                    with contextlib.suppress(OSError, ValueError):
+                        st = json.loads((d / "state.json").read_text())
+                        if st.get("status") == "running":
+                            shims += _rss_mb(st["shim_pid"], "Pss:", "smaps_rollup")
+                w.task.cancel()
+            finally:
+                stop.set()
+                await asyncio.wait_for(kubelet, 120)
+                await api.close()
+    finally:
+        # also when the API server or the kubelet failed to start
+        shutil.rmtree(work, ignore_errors=True)
     ms = 1000.0
     med, p99, mx = statistics.median(lat) * ms, pct(lat, 99) * ms, max(lat) * ms
     m_runc = statistics.median(runc) * ms
