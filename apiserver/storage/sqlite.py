@@ -46,7 +46,8 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -87,6 +88,7 @@ DELETE_LOG = "DELETE FROM log WHERE revision = ?"
 SET_META = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
 
 MAX_BATCH = 1000  # ops per transaction
+MAX_IN_FLIGHT = 2  # batches handed to the connection thread before the first is answered
 MAX_BATCH_BYTES = 32 << 20  # encoded bytes per transaction (objects go up to 1.5 MiB)
 COMPACT_CHUNK = 1000  # change-log rows deleted per compaction transaction
 IDLE_CHECKPOINT_DELAY = 1.0  # seconds without writes before a TRUNCATE checkpoint
@@ -94,6 +96,25 @@ MIN_TICK = 0.1  # seconds: the shortest maintenance period, whatever compact_int
 WATCH_QUEUE = 10_000  # live events buffered per watcher before it falls back to the ring
 
 _DB_ERRORS = (sqlite3.Error, OSError, ValueError)  # ValueError: aiosqlite's "Connection closed"
+
+
+class _Broken(StorageError):
+    """A batch not committed because one before it failed."""
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A batch handed to the connection thread: its plan, its ops, its commit."""
+
+    plan: Plan
+    ops: list[Op]
+    commit: asyncio.Future[None]
+
+
+def _fail(ops: list[Op], error: Exception) -> None:
+    for op in ops:
+        if op.future is not None and not op.future.done():
+            op.future.set_exception(error)
 
 
 class SQLiteStore:
@@ -132,7 +153,9 @@ class SQLiteStore:
         self._started = False
         self._closing = False
         self._closed = False
-        self._revision = 0
+        self._revision = 0  # committed (what readers see)
+        self._planned = 0  # the last revision handed to the connection thread
+        self._broken = False  # a commit failed: those queued behind it must not commit
         self._log_oldest = 1  # no change-log row is older than this
         self._compact_target = 0  # change-log rows <= this are to be deleted
         self._wal_dirty = False
@@ -359,17 +382,33 @@ class SQLiteStore:
         return Event(e.type, kv, prev)
 
     async def _run_writer(self) -> None:
+        """Batches go to the connection thread up to MAX_IN_FLIGHT at a time: while one
+        commits, the next is planned on top of it and queued behind it, so the thread goes
+        from one transaction to the next without waiting for this loop to hear of the first
+        (on a busy loop that wait, not the fsync, was most of a commit's time). Memory, the
+        watch ring and the callers learn of each batch in order, once it committed."""
+        flights: deque[_Flight] = deque()
         try:
             while True:
-                if self._pending:
-                    await self._write_batch()
-                    await self._maintain(idle=False)
+                self._wake.clear()  # set by a new write and by a commit that ends
+                while flights and flights[0].commit.done():
+                    self._land(flights.popleft())
+                if not flights:
+                    self._broken = False  # what failed has been answered: start afresh
+                    self._planned = self._revision
+                    if self._maintenance_due():  # maintenance uses the connection alone
+                        await self._maintain(idle=False)
+                        continue
+                if self._pending and len(flights) < MAX_IN_FLIGHT and not (flights and self._maintenance_due()):
+                    flight = self._launch(flights)
+                    if flight is not None:
+                        flights.append(flight)
+                    continue
+                if flights:
+                    await self._wake.wait()
                     continue
                 if self._closing:
                     break
-                if self._log_oldest <= self._compact_target:
-                    await self._compact_chunk()
-                    continue
                 # Idle: nothing to do until a write, unless the WAL has data to checkpoint
                 # (at the next tick, and with TRUNCATE once idle long enough).
                 timeout: float | None = None
@@ -381,17 +420,18 @@ class SQLiteStore:
                             await self._wake.wait()
                     except TimeoutError:
                         pass
-                self._wake.clear()
                 if not self._pending:
                     await self._maintain(idle=True)
         finally:
             error = StorageError("store is closed")
-            while self._pending:
-                op = self._pending.popleft()
-                if op.future is not None and not op.future.done():
-                    op.future.set_exception(error)
+            for flight in flights:  # (only if the writer itself was cancelled)
+                flight.commit.cancel()
+                _fail(flight.ops, error)
+            _fail(list(self._pending), error)
+            self._pending.clear()
 
-    async def _write_batch(self) -> None:
+    def _launch(self, flights: deque[_Flight]) -> _Flight | None:
+        """Plan the next batch on top of the batches in flight and hand it to the thread."""
         ops: list[Op] = []
         pending = self._pending
         while pending and len(ops) < self.max_batch:
@@ -400,31 +440,50 @@ class SQLiteStore:
                 continue  # cancelled before it was taken
             ops.append(op)
         if not ops:
-            return
+            return None
+        lookup = self._state.get
+        if flights:
+            planned = [f.plan.final for f in reversed(flights)]
+            committed = lookup
+
+            def lookup(key: str) -> KeyValue | None:
+                for final in planned:
+                    if key in final:
+                        return final[key]
+                return committed(key)
         try:
-            plan, taken = plan_batch(ops, self._state.get, self._revision, MAX_BATCH_BYTES)
+            plan, taken = plan_batch(ops, lookup, self._planned, MAX_BATCH_BYTES)
         except Exception as exc:  # a bug in planning must not leave callers waiting forever
             log.exception("%s: planning a batch of %d ops failed", self.path, len(ops))
-            for op in ops:
-                if op.future is not None and not op.future.done():
-                    op.future.set_exception(StorageError(f"write failed: {exc}"))
-            return
+            _fail(ops, StorageError(f"write failed: {exc}"))
+            return None
         if taken < len(ops):
             pending.extendleft(reversed(ops[taken:]))
-        ops = ops[:taken]
-        counters = self._counters
+        self._planned = plan.revision
         if plan.entries:
-            try:
-                await self._commit(plan)
-            except _DB_ERRORS as exc:
+            commit: asyncio.Future[None] = self._loop.create_task(self._commit(plan))
+        else:  # preconditions only: answered in order with the batches before it
+            commit = self._loop.create_future()
+            commit.set_result(None)
+        commit.add_done_callback(self._wake_writer)
+        return _Flight(plan, ops[:taken], commit)
+
+    def _wake_writer(self, _: object = None) -> None:
+        self._wake.set()
+
+    def _land(self, flight: _Flight) -> None:
+        """A batch's commit ended: apply it to memory and answer its callers."""
+        plan, ops, counters = flight.plan, flight.ops, self._counters
+        exc = None if flight.commit.cancelled() else flight.commit.exception()
+        if flight.commit.cancelled() or exc is not None:
+            if not isinstance(exc, _Broken):
                 log.error("%s: write transaction of %d ops failed: %s", self.path, len(ops), exc)
-                error = StorageError(f"write failed: {exc}")
-                error.__cause__ = exc
-                counters["failed"] += len(plan.entries)
-                for op in ops:
-                    if op.future is not None and not op.future.done():
-                        op.future.set_exception(error)
-                return
+            error = StorageError(f"write failed: {exc}")
+            error.__cause__ = exc
+            counters["failed"] += len(plan.entries)
+            _fail(ops, error)
+            return
+        if plan.entries:
             state = self._state
             for key, kv in plan.final.items():
                 if kv is None:
@@ -437,6 +496,7 @@ class SQLiteStore:
                 cache.append(entry)
             self._wal_dirty = True
             self._last_write = time.monotonic()
+        taken = len(ops)
         counters["batches"] += 1
         counters["writes"] += len(plan.entries)
         counters["rejected"] += taken - len(plan.entries)
@@ -468,8 +528,27 @@ class SQLiteStore:
         # supersedes it (update or delete) removes it in the same transaction.
         oldest = self._log_oldest
         superseded = [(e.prev_revision,) for e in plan.entries if 0 < e.prev_revision < oldest]
-        await self._in_db_thread(_commit_sync, plan.log_rows, superseded)
+        await self._in_db_thread(self._commit_in_thread, plan.log_rows, superseded)
         self._counters["transactions"] += 1
+
+    def _commit_in_thread(self, conn: sqlite3.Connection, log_rows: Sequence[tuple[Any, ...]],
+                          superseded: Sequence[tuple[int]]) -> None:
+        """On the connection thread: a batch planned on top of one that failed to commit
+        must not commit either (its revisions and preconditions assumed the other's)."""
+        if self._broken:
+            raise _Broken("an earlier write transaction of the same batches failed")
+        try:
+            _commit_sync(conn, log_rows, superseded)
+        except BaseException:
+            self._broken = True
+            raise
+
+    def _maintenance_due(self) -> bool:
+        """Whether _maintain has work now: a compaction chunk or the periodic tick."""
+        automatic = self._revision - self.history
+        return (self._log_oldest <= self._compact_target
+                or (automatic - self._log_oldest + 1 >= COMPACT_CHUNK and automatic > self._compact_target)
+                or time.monotonic() >= self._next_tick)
 
     async def _maintain(self, idle: bool) -> None:
         """Between batches: one compaction chunk if due, the periodic tick, idle checkpoint.
@@ -519,7 +598,7 @@ class SQLiteStore:
             return
         self._counters["checkpoints"] += 1
 
-def _commit_sync(conn: sqlite3.Connection, log_rows: list[tuple[Any, ...]], superseded: list[tuple[int]]) -> None:
+def _commit_sync(conn: sqlite3.Connection, log_rows: Sequence[tuple[Any, ...]], superseded: Sequence[tuple[int]]) -> None:
     """One write transaction (on the connection thread): the new change-log rows, and the
     removal of the rows they supersede below the compacted revision."""
     conn.execute("BEGIN")
