@@ -1,12 +1,15 @@
 """mizzen's whole API path against a raw etcd, side by side, with the same client.
 
-Both servers run on loopback in this run: Debian's etcd 3.4 (the store under kube-apiserver)
-taking puts and ranges through its JSON gateway, and `mizzen apiserver` taking ConfigMap
-creates and GETs over HTTPS. 64 concurrent aiohttp clients each. Prints throughput, p50/p99
-latency and the ratios against the issue's goals (creates >= 1x etcd puts, GETs >= 1.5x etcd
-ranges, p99 <= 200 ms), and the watch fan-out time of one event to 1,000 watchers.
+The servers run on loopback in this run: Debian's etcd 3.4 (the store under kube-apiserver)
+taking puts and ranges through its JSON gateway, over plain HTTP and over TLS, and `mizzen
+apiserver` taking ConfigMap creates and GETs over HTTPS. 64 concurrent aiohttp clients each.
+The servers are measured in alternating rounds (the machine is shared: a load that comes and
+goes then weighs on each side alike), each ratio is taken within a round, and the medians are
+reported: throughput, p99 latency, the ratios against the issue's goals (creates >= 1x etcd
+puts, GETs >= 1.5x etcd ranges, p99 <= 200 ms), and the watch fan-out time of one event to
+1,000 watchers.
 
-Usage: python bench/api_vs_etcd.py [--seconds 5] [--concurrency 64]"""
+Usage: python bench/api_vs_etcd.py [--seconds 4] [--rounds 3] [--concurrency 64]"""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import uvloop
@@ -31,6 +35,7 @@ import yaml
 import yarl
 
 ROOT = Path(__file__).resolve().parent.parent
+ETCD = shutil.which("etcd")
 
 
 def free_port() -> int:
@@ -61,88 +66,86 @@ async def load(make_request, seconds: float, concurrency: int) -> tuple[float, l
     return len(lat) / (time.perf_counter() - t0), lat
 
 
-async def bench_etcd(seconds: float, concurrency: int, tls: bool = False) -> dict[str, float]:
-    """etcd's JSON gateway, over plain HTTP (as the issue measured it) or over TLS with a
-    certificate like mizzen's (as kube-apiserver reaches etcd, and as mizzen is reached)."""
-    etcd = shutil.which("etcd")
-    if not etcd:
-        print("etcd: not installed (apt-get install etcd-server); skipping the baseline")
-        return {}
-    tmp = tempfile.mkdtemp(prefix="mizzen-bench-etcd-")
-    cport, pport = free_port(), free_port()
-    url = f"{'https' if tls else 'http'}://127.0.0.1:{cport}"
-    tls_args: list[str] = []
-    ctx: ssl.SSLContext | bool = True
-    if tls:
-        from apiserver.pki import ensure_pki
-        pki = ensure_pki(Path(tmp) / "tls")
-        tls_args = ["--cert-file", str(pki / "apiserver.crt"), "--key-file", str(pki / "apiserver.key")]
-        ctx = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-    proc = subprocess.Popen([etcd, "--name", "mizzen-bench", "--data-dir", f"{tmp}/data", "--listen-client-urls", url,
-                             *tls_args,
-                             "--advertise-client-urls", url, "--listen-peer-urls", f"http://127.0.0.1:{pport}",
-                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{pport}",
-                             "--initial-cluster", f"mizzen-bench=http://127.0.0.1:{pport}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "ETCD_UNSUPPORTED_ARCH": "arm64"})
-    try:
-        conn = aiohttp.TCPConnector(limit=concurrency, ssl=ctx)
-        async with aiohttp.ClientSession(connector=conn) as s:
-            for _ in range(100):
-                try:
-                    async with s.get(f"{url}/health") as r:
-                        if r.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-            value = base64.b64encode(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                                                 "data": {"k": "v" * 100}}).encode()).decode()
+class Etcd:
+    """etcd on loopback, over plain HTTP (as the issue measured it) or over TLS with a
+    certificate like mizzen's (as kube-apiserver reaches etcd, and as mizzen is reached):
+    puts and ranges through its JSON gateway."""
 
-            async def put(i: int) -> None:
-                key = base64.b64encode(f"/registry/configmaps/default/cm-{i}".encode()).decode()
-                async with s.post(f"{url}/v3/kv/put", json={"key": key, "value": value}) as r:
-                    await r.read()
-                    assert r.status == 200, r.status
+    def __init__(self, tls: bool = False) -> None:
+        self.tls = tls
+        self.tmp = tempfile.mkdtemp(prefix="mizzen-bench-etcd-")
+        cport, pport = free_port(), free_port()
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{cport}"
+        tls_args: list[str] = []
+        self.ssl: ssl.SSLContext | bool = True
+        if tls:
+            from apiserver.pki import ensure_pki
+            pki = ensure_pki(Path(self.tmp) / "tls")
+            tls_args = ["--cert-file", str(pki / "apiserver.crt"), "--key-file", str(pki / "apiserver.key")]
+            self.ssl = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self.proc = subprocess.Popen(
+            [ETCD, "--name", "mizzen-bench", "--data-dir", f"{self.tmp}/data", "--listen-client-urls", self.url,
+             *tls_args, "--advertise-client-urls", self.url, "--listen-peer-urls", f"http://127.0.0.1:{pport}",
+             "--initial-advertise-peer-urls", f"http://127.0.0.1:{pport}",
+             "--initial-cluster", f"mizzen-bench=http://127.0.0.1:{pport}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "ETCD_UNSUPPORTED_ARCH": "arm64"})
+        self.value = base64.b64encode(json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                                  "data": {"k": "v" * 100}}).encode()).decode()
+        self.round = 0
 
-            async def get(i: int) -> None:
-                key = base64.b64encode(f"/registry/configmaps/default/cm-{i % 1000}".encode()).decode()
-                async with s.post(f"{url}/v3/kv/range", json={"key": key}) as r:
-                    await r.read()
-                    assert r.status == 200
+    def session(self, limit: int) -> aiohttp.ClientSession:
+        return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit, ssl=self.ssl))
 
-            puts, put_lat = await load(put, seconds, concurrency)
-            gets, get_lat = await load(get, seconds, concurrency)
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {"put_per_s": puts, "put_p99_ms": pct(put_lat, 0.99), "range_per_s": gets,
-            "range_p99_ms": pct(get_lat, 0.99)}
+    async def ready(self, s: aiohttp.ClientSession) -> None:
+        for _ in range(100):
+            try:
+                async with s.get(f"{self.url}/health") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise RuntimeError("etcd did not become healthy")
+
+    async def write(self, s: aiohttp.ClientSession, i: int) -> None:
+        key = base64.b64encode(f"/registry/configmaps/default/cm-{self.round}-{i}".encode()).decode()
+        async with s.post(f"{self.url}/v3/kv/put", json={"key": key, "value": self.value}) as r:
+            await r.read()
+            assert r.status == 200, r.status
+
+    async def read(self, s: aiohttp.ClientSession, i: int) -> None:
+        key = base64.b64encode(f"/registry/configmaps/default/cm-0-{i % 1000}".encode()).decode()
+        async with s.post(f"{self.url}/v3/kv/range", json={"key": key}) as r:
+            await r.read()
+            assert r.status == 200
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def bench_mizzen(seconds: float, concurrency: int, fanout_runs: int = 3) -> dict[str, float]:
-    """Creates and GETs with the client etcd got (aiohttp on asyncio's own loop); then the
-    fan-out, which has no etcd side, with watchers on uvloop so that the client's own reading
-    of 1,000 TLS streams weighs less in what is measured."""
-    tmp = Path(tempfile.mkdtemp(prefix="mizzen-bench-api-"))
-    proc = subprocess.Popen([sys.executable, "-m", "mizzen.cli", "apiserver", "--data-dir", str(tmp), "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    try:
+class Mizzen:
+    """`mizzen apiserver` on loopback: ConfigMap creates and GETs over HTTPS."""
+
+    def __init__(self) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="mizzen-bench-api-"))
+        self.proc = subprocess.Popen([sys.executable, "-m", "mizzen.cli", "apiserver", "--data-dir", str(self.tmp),
+                                      "--port", "0"], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+        assert self.proc.stdout is not None
         while True:
-            line = proc.stdout.readline()
+            line = self.proc.stdout.readline()
             if not line:
                 raise RuntimeError("mizzen apiserver exited")
             if line.strip() == "ready":
                 break
-        cfg = yaml.safe_load((tmp / "kubeconfig").read_text())
+        cfg = yaml.safe_load((self.tmp / "kubeconfig").read_text())
         server = cfg["clusters"][0]["cluster"]["server"]
-        ca = base64.b64decode(cfg["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
-        headers = {"Authorization": f"Bearer {cfg['users'][0]['user']['token']}",
-                   "Content-Type": "application/json"}
-        base = f"{server}/api/v1/namespaces/default/configmaps"
-        ctx = ssl.create_default_context(cadata=ca)
+        self.ca = base64.b64decode(cfg["clusters"][0]["cluster"]["certificate-authority-data"]).decode()
+        self.headers = {"Authorization": f"Bearer {cfg['users'][0]['user']['token']}",
+                        "Content-Type": "application/json"}
+        self.base = f"{server}/api/v1/namespaces/default/configmaps"
+        ctx = ssl.create_default_context(cadata=self.ca)
         for _ in range(300):  # ready: start-up work (the OpenAPI documents) done, as kubectl finds it
             try:
                 with urllib.request.urlopen(f"{server}/readyz", context=ctx, timeout=5) as r:
@@ -151,45 +154,51 @@ def bench_mizzen(seconds: float, concurrency: int, fanout_runs: int = 3) -> dict
             except OSError:
                 pass
             time.sleep(0.05)
+        self.round = 0
 
-        def session(limit: int) -> aiohttp.ClientSession:
-            conn = aiohttp.TCPConnector(limit=limit, ssl=ssl.create_default_context(cadata=ca))
-            return aiohttp.ClientSession(connector=conn, headers=headers)
+    def session(self, limit: int) -> aiohttp.ClientSession:
+        conn = aiohttp.TCPConnector(limit=limit, ssl=ssl.create_default_context(cadata=self.ca))
+        return aiohttp.ClientSession(connector=conn, headers=self.headers)
 
-        async def requests() -> tuple[float, list[float], float, list[float]]:
-            async with session(concurrency) as s:
-                async def create(i: int) -> None:
-                    body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i}"},
-                                       "data": {"k": "v" * 100}})
-                    async with s.post(base, data=body) as r:
-                        await r.read()
-                        assert r.status == 201, r.status
+    async def ready(self, s: aiohttp.ClientSession) -> None:
+        pass
 
-                async def get(i: int) -> None:
-                    async with s.get(f"{base}/cm-{i % 1000}") as r:
-                        await r.read()
-                        assert r.status == 200, r.status
+    async def write(self, s: aiohttp.ClientSession, i: int) -> None:
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{self.round}-{i}"},
+                           "data": {"k": "v" * 100}})
+        async with s.post(self.base, data=body) as r:
+            await r.read()
+            assert r.status == 201, r.status
 
-                creates, c_lat = await load(create, seconds, concurrency)
-                gets, g_lat = await load(get, seconds, concurrency)
-                return creates, c_lat, gets, g_lat
+    async def read(self, s: aiohttp.ClientSession, i: int) -> None:
+        async with s.get(f"{self.base}/cm-0-{i % 1000}") as r:
+            await r.read()
+            assert r.status == 200, r.status
 
-        async def fanouts() -> list[tuple[float, float]]:
-            async with session(1) as s:
-                return [await watch_fanout(s, base, proc.pid, name=f"fanout-{i}") for i in range(fanout_runs)]
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(20)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
-        creates, c_lat, gets, g_lat = asyncio.run(requests())
-        timed = uvloop.run(fanouts())
-        runs = [ms for ms, _ in timed]
-        fanout = sorted(runs)[len(runs) // 2]
-        print("fanout runs (ms):", " ".join(f"{x:.1f}" for x in runs), "; the API server's CPU meanwhile (ms):",
-              " ".join(f"{cpu:.0f}" for _, cpu in timed))
-    finally:
-        proc.terminate()
-        proc.wait(20)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return {"create_per_s": creates, "create_p99_ms": pct(c_lat, 0.99), "get_per_s": gets,
-            "get_p99_ms": pct(g_lat, 0.99), "fanout_1000_ms": fanout}
+
+async def measure(target: Etcd | Mizzen, seconds: float, concurrency: int) -> dict[str, Any]:
+    """One round against one target: writes, then reads (of keys the first round wrote),
+    with the same aiohttp client on asyncio's own loop."""
+    async with target.session(concurrency) as s:
+        await target.ready(s)
+        writes, w_lat = await load(lambda i: target.write(s, i), seconds, concurrency)
+        reads, r_lat = await load(lambda i: target.read(s, i), seconds, concurrency)
+    target.round += 1
+    return {"write_per_s": writes, "write_lat": w_lat, "read_per_s": reads, "read_lat": r_lat}
+
+
+def fanouts(m: Mizzen, runs: int) -> list[tuple[float, float]]:
+    """The fan-out has no etcd side: with watchers on uvloop, so that the client's own
+    reading of 1,000 TLS streams weighs less in what is measured."""
+    async def go() -> list[tuple[float, float]]:
+        async with m.session(1) as s:
+            return [await watch_fanout(s, m.base, m.proc.pid, name=f"fanout-{i}") for i in range(runs)]
+    return uvloop.run(go())
 
 
 def cpu_seconds(pid: int) -> float:
@@ -255,32 +264,68 @@ async def watch_fanout(s: aiohttp.ClientSession, base: str, server_pid: int, wat
     return (max(received) - t0) * 1000, cpu_ms
 
 
+def median(xs: list[float]) -> float:
+    return sorted(xs)[len(xs) // 2]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--seconds", type=float, default=4.0, help="per phase and round")
+    ap.add_argument("--rounds", type=int, default=3, help="etcd and mizzen alternate; medians are reported")
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--fanout-runs", type=int, default=3, help="the median is reported")
     ap.add_argument("--skip-etcd", action="store_true")
     a = ap.parse_args()
-    etcd = {} if a.skip_etcd else asyncio.run(bench_etcd(a.seconds, a.concurrency))
-    etcd_tls = {} if a.skip_etcd else asyncio.run(bench_etcd(a.seconds, a.concurrency, tls=True))
-    miz = bench_mizzen(a.seconds, a.concurrency, a.fanout_runs)
-    for k, v in etcd.items():
-        print(f"etcd.{k} {v:.1f}")
-    for k, v in etcd_tls.items():
-        print(f"etcd_tls.{k} {v:.1f}")
-    for k, v in miz.items():
-        print(f"mizzen.{k} {v:.1f}")
-    if etcd:
-        print(f"ratio.create_vs_etcd_put {miz['create_per_s'] / etcd['put_per_s']:.2f} (goal >= 1.0)")
-        print(f"ratio.get_vs_etcd_range {miz['get_per_s'] / etcd['range_per_s']:.2f} (goal >= 1.5)")
-    if etcd_tls:
-        print(f"ratio.create_vs_etcd_tls_put {miz['create_per_s'] / etcd_tls['put_per_s']:.2f} (both over TLS)")
-        print(f"ratio.get_vs_etcd_tls_range {miz['get_per_s'] / etcd_tls['range_per_s']:.2f} (both over TLS)")
-    print(f"goal.p99_create_ms {miz['create_p99_ms']:.1f} (goal <= 200)")
-    print(f"goal.p99_get_ms {miz['get_p99_ms']:.1f} (goal <= 200)")
-    print(f"goal.fanout_1000_ms {miz['fanout_1000_ms']:.1f} (goal <= 100)")
-    print(json.dumps({"bench": "api_vs_etcd", "etcd": etcd, "etcd_tls": etcd_tls, "mizzen": miz}))
+    if not a.skip_etcd and not ETCD:
+        print("etcd: not installed (apt-get install etcd-server); skipping the baseline")
+    targets: dict[str, Etcd | Mizzen] = {}
+    rounds: dict[str, list[dict[str, Any]]] = {}
+    try:
+        if not a.skip_etcd and ETCD:
+            targets["etcd"], targets["etcd_tls"] = Etcd(), Etcd(tls=True)
+        targets["mizzen"] = Mizzen()
+        # Rounds alternate the servers, so that a change in the machine's load (it is shared)
+        # weighs on each side alike; each ratio is taken within one round.
+        for r in range(a.rounds):
+            for name, target in targets.items():
+                rounds.setdefault(name, []).append(asyncio.run(measure(target, a.seconds, a.concurrency)))
+            print(f"round {r + 1}: " + ", ".join(
+                f"{name} {res[-1]['write_per_s']:.0f} writes/s {res[-1]['read_per_s']:.0f} reads/s"
+                for name, res in rounds.items()), flush=True)
+        mizzen = targets["mizzen"]
+        assert isinstance(mizzen, Mizzen)
+        timed = fanouts(mizzen, a.fanout_runs)
+    finally:
+        for target in targets.values():
+            target.close()
+    runs = [ms for ms, _ in timed]
+    print("fanout runs (ms):", " ".join(f"{x:.1f}" for x in runs), "; the API server's CPU meanwhile (ms):",
+          " ".join(f"{cpu:.0f}" for _, cpu in timed))
+    out: dict[str, dict[str, float]] = {}
+    for name, res in rounds.items():
+        lat_w = [x for r in res for x in r["write_lat"]]
+        lat_r = [x for r in res for x in r["read_lat"]]
+        write, read = ("create", "get") if name == "mizzen" else ("put", "range")
+        out[name] = {f"{write}_per_s": median([r["write_per_s"] for r in res]), f"{write}_p99_ms": pct(lat_w, 0.99),
+                     f"{read}_per_s": median([r["read_per_s"] for r in res]), f"{read}_p99_ms": pct(lat_r, 0.99)}
+    out["mizzen"]["fanout_1000_ms"] = median(runs)
+    for name, figures in out.items():
+        for k, v in figures.items():
+            print(f"{name}.{k} {v:.1f}")
+    miz = rounds["mizzen"]
+    for base, label in (("etcd", ""), ("etcd_tls", " (both over TLS)")):
+        if base not in rounds:
+            continue
+        creates = [m["write_per_s"] / e["write_per_s"] for m, e in zip(miz, rounds[base], strict=True)]
+        gets = [m["read_per_s"] / e["read_per_s"] for m, e in zip(miz, rounds[base], strict=True)]
+        goal_c, goal_g = (" (goal >= 1.0)", " (goal >= 1.5)") if base == "etcd" else (label, label)
+        print(f"ratio.create_vs_{base}_put {median(creates):.2f}{goal_c}; per round: "
+              + " ".join(f"{x:.2f}" for x in creates))
+        print(f"ratio.get_vs_{base}_range {median(gets):.2f}{goal_g}; per round: " + " ".join(f"{x:.2f}" for x in gets))
+    print(f"goal.p99_create_ms {out['mizzen']['create_p99_ms']:.1f} (goal <= 200)")
+    print(f"goal.p99_get_ms {out['mizzen']['get_p99_ms']:.1f} (goal <= 200)")
+    print(f"goal.fanout_1000_ms {out['mizzen']['fanout_1000_ms']:.1f} (goal <= 100)")
+    print(json.dumps({"bench": "api_vs_etcd", **out}))
 
 
 if __name__ == "__main__":
