@@ -264,11 +264,18 @@ def test_exec_exit_codes_stdin_and_cp(env, tmp_path: Path) -> None:
     c.kubectl("cp", "shell:/tmp/payload.bin", str(back))
     assert back.read_bytes() == payload.read_bytes()
     # kubectl sends its terminal's size on the resize channel: the container's terminal has it
-    tty = subprocess.run(["script", "-qec", "stty rows 33 cols 101; kubectl exec -it shell -- sh -c 'tty; stty size'",
-                          "/dev/null"], env=c.env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    assert tty.returncode == 0, tty
-    assert "/dev/pts/" in tty.stdout, tty
-    assert "33 101" in [line.strip() for line in tty.stdout.splitlines()], tty
+    # (script's own stdin stays open and silent: at its end, script would type an EOF into the
+    # terminal, which the container's terminal may echo before the command's output)
+    with subprocess.Popen(["script", "-qec", "stty rows 33 cols 101; kubectl exec -it shell -- sh -c 'tty; stty size'",
+                           "/dev/null"], env=c.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as script:
+        assert script.stdout is not None and script.stdin is not None
+        out = script.stdout.read()  # until script exits with kubectl
+        script.stdin.close()
+        code = script.wait(60)
+    assert code == 0, out
+    assert "/dev/pts/" in out, out
+    assert "33 101" in [line.strip() for line in out.splitlines()], out
 
 
 def test_port_forward_to_busybox_httpd(env) -> None:
