@@ -216,6 +216,30 @@ def merge_image_config(image: Image, command: list[str] | None, args: list[str] 
     return entry + list(image.config.cmd or [])
 
 
+def restrict_oom_score_adj(wanted: int | None, floor: int | None) -> int | None:
+    """The ``oom_score_adj`` a container really gets (containerd's ``restrict_oom_score_adj``).
+
+    Lowering a score needs CAP_SYS_RESOURCE; a runtime without it (``floor`` = its own score)
+    gives its containers no lower score than its own rather than failing them.  Example: a
+    Guaranteed container wants -997 from a runtime at 0 without the capability -> 0; a
+    BestEffort one wants 1000 -> 1000.  ``floor`` None (capable) or ``wanted`` None: unchanged.
+    """
+    if wanted is None or floor is None:
+        return wanted
+    return max(wanted, floor)
+
+
+def own_oom_score_adj_floor() -> int | None:
+    """This process's ``oom_score_adj`` when it lacks CAP_SYS_RESOURCE (the lowest score it can
+    pass on), None when it has the capability.  Blocking (two small /proc reads)."""
+    with open("/proc/self/status") as f:
+        eff = next((int(line.split()[1], 16) for line in f if line.startswith("CapEff:")), 0)
+    if eff >> linux.CAP_NUMBER["SYS_RESOURCE"] & 1:
+        return None
+    with open("/proc/self/oom_score_adj") as f:
+        return int(f.read().strip() or 0)
+
+
 class ContainerRuntime(Protocol):
     """The plug point the pod workers depend on: ``Runtime`` implements it, and a fake one
     (no processes) can stand in for it in the agent's unit tests."""
@@ -305,6 +329,10 @@ class Runtime:
         self._cg_mounts: list[str] | None = None
         self._forkserver: ForkServerClient | None = None
         self._fs_lock = threading.Lock()
+        self.oom_score_adj_floor = own_oom_score_adj_floor()
+        if self.oom_score_adj_floor is not None:
+            log.info("runtime %s: no CAP_SYS_RESOURCE: containers get an oom_score_adj of at least %d (its own)",
+                     name, self.oom_score_adj_floor)
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -467,7 +495,7 @@ class Runtime:
             "uid": uid,
             "gid": gid,
             "supplemental_groups": sec.supplemental_groups,
-            "oom_score_adj": spec.oom_score_adj,
+            "oom_score_adj": restrict_oom_score_adj(spec.oom_score_adj, self.oom_score_adj_floor),
         }
         shim.write_json(os.path.join(cdir, "config.json"), cfg)
         state = {"status": "created", "created_at": shim.rfc3339_nano()}

@@ -461,6 +461,20 @@ def join_cgroups(procs_files: list[str], pid: int = 0) -> None:
             os.close(fd)
 
 
+def set_oom_score_adj(cfg: dict[str, Any]) -> None:
+    """The container's ``oom_score_adj`` (its QoS class's, see ``kubelet.qos``) for the caller,
+    inherited by what it forks and execs.  Called while still root and before the mount
+    namespace is joined (``/proc/self`` is the host's).  Containers started without one keep
+    the inherited value."""
+    if cfg.get("oom_score_adj") is None:
+        return
+    fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)   # no text-file objects: see write_json
+    try:
+        os.write(fd, str(int(cfg["oom_score_adj"])).encode())
+    finally:
+        os.close(fd)
+
+
 def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1, mnt_template: int = -1) -> None:
     """Everything between the shim's fork and the container's execve (PID 1, new pid ns).
 
@@ -472,9 +486,7 @@ def container_init(cfg: dict[str, Any], err_w: int, joined_r: int = -1, mnt_temp
     which the container's is made a copy; -1: a copy of the caller's."""
     if joined_r < 0:
         join_cgroups(cfg.get("cgroup_procs") or [])
-    if cfg.get("oom_score_adj") is not None:
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write(str(cfg["oom_score_adj"]))
+    set_oom_score_adj(cfg)
     for key, flag in (("netns", linux.CLONE_NEWNET), ("ipcns", linux.CLONE_NEWIPC)):
         if cfg.get(key):
             fd = os.open(cfg[key], os.O_RDONLY)
@@ -918,6 +930,7 @@ def run_exec(conn: socket.socket, req: dict[str, Any], stdio: list[int]) -> None
     for k, v in (req.get("env") or {}).items():
         env[k] = v
     join_cgroups(cfg.get("cgroup_procs") or [])
+    set_oom_score_adj(cfg)   # the exec'd process scores as the container it joins
     for ns in NS_ORDER:
         linux.setns(ns_fds[ns], NS_FLAGS[ns])
         os.close(ns_fds[ns])

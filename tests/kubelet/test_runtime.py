@@ -308,7 +308,7 @@ async def test_stop_sigterm_trapped_exits_gracefully(rt: Runtime) -> None:
 
 async def test_exec_in_container(rt: Runtime) -> None:
     ns = await rt.create_pod_netns("u1")
-    h = await rt.start_container(spec(["sleep", "1000"], netns_path=ns, env=["FROM_SPEC=yes"]))
+    h = await rt.start_container(spec(["sleep", "1000"], netns_path=ns, env=["FROM_SPEC=yes"], oom_score_adj=500))
     r = await rt.exec_in_container(h.id, ["sh", "-c", "echo $$ $(hostname) $FROM_SPEC; cat /proc/1/cmdline | tr '\\0' ' '; echo; cat"],
                                    stdin=b"from stdin\n", timeout=20)
     assert r.exit_code == 0 and not r.timed_out
@@ -317,6 +317,9 @@ async def test_exec_in_container(rt: Runtime) -> None:
     assert pid != "1" and host == "pod-a" and env == "yes"
     assert second.strip() == "sleep 1000"
     assert third == "from stdin"
+    # the exec'd process scores for the OOM killer as the container it joins
+    r = await rt.exec_in_container(h.id, ["cat", "/proc/1/oom_score_adj", "/proc/self/oom_score_adj"], timeout=20)
+    assert r.stdout.split() == [b"500", b"500"]
     r = await rt.exec_in_container(h.id, ["sh", "-c", "echo oops >&2; exit 7"], timeout=20)
     assert (r.exit_code, r.stderr) == (7, b"oops\n")
     r = await rt.exec_in_container(h.id, ["sleep", "30"], timeout=0.3)
