@@ -158,6 +158,17 @@ def _wait_pid_gone(c: Cluster, pid: int) -> None:
     c.wait_for(gone, 15, what=f"pid {pid} gone")
 
 
+def _given_oom_score_adj(wanted: int) -> int:
+    """The oom_score_adj a kubelet started by this test can give: without CAP_SYS_RESOURCE (as
+    in some CI sandboxes) no lower than its own, which it inherited from this process."""
+    from kubelet.runtime.linux import CAP_NUMBER
+    status = Path("/proc/self/status").read_text()
+    eff = int(re.search(r"^CapEff:\s*([0-9a-f]+)", status, re.M).group(1), 16)  # type: ignore[union-attr]
+    if eff >> CAP_NUMBER["SYS_RESOURCE"] & 1:
+        return wanted
+    return max(wanted, int(Path("/proc/self/oom_score_adj").read_text()))
+
+
 def _wait_gone(c: Cluster, uid: str) -> None:
     """A deleted pod's resources go (asynchronously when the API object went first, as for
     a completed pod, which the API server deletes at once)."""
@@ -254,6 +265,11 @@ spec:
     cfg = json.loads((kdir / "containers" / cid / "config.json").read_text())
     cg = CgroupManager((kdir / "runtime-name").read_text().strip())
     assert cluster.wait_for(lambda: cg.stats(cfg["cgroup"]).nr_throttled > 0, 30, what="throttling")
+    # Guaranteed: the container and what is exec'd into it are the last the OOM killer picks
+    assert _pod(cluster, "cpu")["status"]["qosClass"] == "Guaranteed"
+    out = cluster.kubectl("exec", "cpu", "--", "cat", "/proc/1/oom_score_adj", "/proc/self/oom_score_adj").out
+    want = str(_given_oom_score_adj(-997))
+    assert out.split() == [want, want]
     _delete(cluster, "cpu")
 
 
@@ -478,6 +494,10 @@ spec:
     # the container was reported ready only once its hook had finished
     assert sorted(cluster.kubectl("exec", "hooked", "--", "cat", "/tmp/order").out.split()) == ["hook", "main"]
     assert _cs(cluster, "hooked")["restartCount"] == 0
+    # BestEffort: the container and what is exec'd into it are the first the OOM killer picks
+    assert _pod(cluster, "hooked")["status"]["qosClass"] == "BestEffort"
+    out = cluster.kubectl("exec", "hooked", "--", "cat", "/proc/1/oom_score_adj", "/proc/self/oom_score_adj").out
+    assert out.split() == ["1000", "1000"]
 
     # a failing hook: the container is killed and restarted, and never becomes ready
     cluster.wait_for(lambda: _cs(cluster, "badhook").get("restartCount", 0) >= 1, 60, what="a postStart restart")
@@ -584,7 +604,8 @@ spec:
   - name: c
     image: busybox
     command: [sh, -c, 'env | sort; for f in /cm/file.txt /sec/password /dapi/labels /dapi/name /sub; do echo "$f=$(cat $f)"; done;
-      echo "mem=$(grep " /mem " /proc/mounts | cut -d" " -f3)"; touch /cm/x 2>/dev/null || echo cm-readonly']
+      echo "mem=$(grep " /mem " /proc/mounts | cut -d" " -f3)"; touch /cm/x 2>/dev/null || echo cm-readonly;
+      echo "oom=$(cat /proc/self/oom_score_adj)"']
     env:
     - {name: A, value: "1"}
     - {name: B, value: "$(A)-$$(A)"}
@@ -615,6 +636,10 @@ spec:
                  '/dapi/labels=app="envvol"', "/dapi/name=envvol", "/sub=from configmap", "mem=tmpfs",
                  "cm-readonly"):
         assert line + "\n" in out, line
+    # Burstable (a memory limit only): 1000 - 1000 * request (64Mi) / the node's memory, in [3, 999]
+    node = json.loads(cluster.kubectl("get", "node", "node-1", "-o", "json").out)
+    capacity = int(node["status"]["capacity"]["memory"].removesuffix("Ki")) * 1024
+    assert f"oom={max(3, min(999, 1000 - 1000 * 64 * 2 ** 20 // capacity))}\n" in out
     _delete(cluster, "envvol")
     cluster.kubectl("delete", "configmap", "envcfg")
     cluster.kubectl("delete", "secret", "envsec")

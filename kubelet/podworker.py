@@ -31,6 +31,7 @@ from apimachinery.client import NORMAL, WARNING
 from apimachinery.client.rest import TRANSPORT_ERRORS
 from apimachinery.errors import Conflict, NotFound, StatusError
 from kubelet import envvars, probes, status, volumes
+from kubelet.qos import container_oom_score_adj
 from kubelet.runtime import (
     ContainerRuntimeError,
     ContainerSpec,
@@ -457,6 +458,15 @@ class PodWorker:
                 self._event(WARNING, "FailedMount", note)
         return True
 
+    def _oom_score_adj(self, pod: Obj, c: Obj) -> int | None:
+        """The container's oom_score_adj by the pod's QoS class (the sandbox's) and the node's
+        memory capacity; None (inherited) before the node knows its capacity."""
+        assert self.sandbox is not None
+        facts = self.k.node.facts
+        if facts is None or facts.memory <= 0:
+            return None
+        return container_oom_score_adj(pod, c, facts.memory, self.sandbox["qos"])
+
     async def _start(self, pod: Obj, c: Obj, init: bool, sources: envvars.Sources) -> None:
         assert self.sandbox is not None and self.prepared is not None
         name = c["name"]
@@ -496,6 +506,7 @@ class PodWorker:
             working_dir=c.get("workingDir") or image.config.working_dir or "", mounts=mounts,
             resources=c.get("resources") or {}, security=security_of(pod, c), hostname=self.sandbox["hostname"],
             netns_path=self.sandbox["netns"], ipc_ns_path=self.sandbox["ipc"], cgroup_parent=self.sandbox["cgroup"],
+            oom_score_adj=self._oom_score_adj(pod, c),
             labels={"io.kubernetes.container.name": name, "io.kubernetes.pod.uid": self.uid,
                     "mizzen.io/init": "true" if init else "false"},
             stdin=bool(c.get("stdin")), stdin_once=bool(c.get("stdinOnce")), tty=bool(c.get("tty")))
