@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 
 import orjson
 import pytest
 
 from apiserver.storage._batch import Op, plan_batch
-from apiserver.storage._state import SortedState, prefix_end
+from apiserver.storage._state import SortedKeys, SortedState, prefix_end
 from apiserver.storage._watchcache import Entry, WatchCache
 from apiserver.storage.base import (
     CompactedError,
@@ -80,6 +81,38 @@ def test_sorted_state_put_replace_remove() -> None:
     assert state.keys() == ["/a", "/c"]
     assert state.get("/a").revision == 3  # type: ignore[union-attr]
     assert len(state) == 2
+
+
+def test_sorted_keys_in_small_chunks_agree_with_a_sorted_list() -> None:
+    """Random inserts and removals with chunks of 4 keys (so chunks split and empty often):
+    every prefix list, page and count is what one sorted list gives."""
+    rng = random.Random(7)
+    state = SortedState()
+    state._keys = SortedKeys(chunk=4)
+    model: dict[str, int] = {}
+    for step in range(3000):
+        key = f"/r/{rng.choice('abc')}/{rng.randrange(200):03}"
+        if key in model and rng.random() < 0.4:
+            state.remove(key)
+            del model[key]
+        else:
+            state.put(kv(key, step + 1))
+            model[key] = step + 1
+        if step % 50:
+            continue
+        ordered = sorted(model)
+        assert state.keys() == ordered
+        for prefix in ("", "/r/", "/r/b/", "/r/b/1", "/zz"):
+            under = [k for k in ordered if k.startswith(prefix)]
+            assert state.count(prefix) == len(under)
+            after = rng.choice(under) if under else ""
+            limit = rng.randrange(0, 30)
+            items, rest = state.list(prefix, limit, after)
+            following = [k for k in under if k > after]
+            wanted = following[:limit] if limit else following
+            assert [i.key for i in items] == wanted
+            assert rest == len(following) - len(wanted)
+            assert all(i.revision == model[i.key] for i in items)
 
 
 def _obj(name: str) -> dict:
