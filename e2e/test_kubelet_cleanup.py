@@ -6,6 +6,7 @@ server of its own (no scheduler: pods are bound with ``spec.nodeName``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -115,3 +116,45 @@ async def test_pod_deleted_while_the_kubelet_was_down_is_removed_at_start(fresh_
         from kubelet.runtime import Runtime
         Runtime(str(data)).cleanup_all_sync()
     assert _traces(name) == []
+
+
+async def test_a_stop_cut_short_still_removes_a_pod_being_terminated(fresh_apiserver: Cluster,
+                                                                    tmp_path: Path) -> None:
+    """Ctrl-C of `mizzen up`: the kubelet stops with clean-up while a pod is being terminated
+    with a long grace period (its PID 1 ignores SIGTERM), and the launcher, out of patience,
+    cancels the stop: the pod's process and every trace of the node are gone all the same."""
+    data = tmp_path / "kubelet"
+    kc = str(fresh_apiserver.kubeconfig)
+    stop = asyncio.Event()
+    box: list[Kubelet] = []
+    task = asyncio.create_task(run_kubelet(kc, node_name="node-1", data_dir=data, stop=stop, cleanup=True,
+                                           on_started=box.append))
+    slow = {**POD, "metadata": {"name": "slow", "namespace": "default"},
+            "spec": {**POD["spec"], "terminationGracePeriodSeconds": 600}}
+    pid = 0
+    try:
+        async with ApiClient.from_kubeconfig(kc) as api:
+            await api.create("pods", slow, "default")
+            for _ in range(600):
+                cs = ((await api.get("pods", "slow", "default")).get("status") or {}).get("containerStatuses") or []
+                if cs and "running" in cs[0]["state"]:
+                    break
+                await asyncio.sleep(0.05)
+            cid = cs[0]["containerID"].removeprefix("mizzen://")
+            pid = int(json.loads((data / "containers" / cid / "state.json").read_text())["pid"])
+            await api.delete("pods", "slow", "default")  # graceful: up to 600 s
+        await asyncio.sleep(1.0)  # the pod worker is terminating it (SIGTERM sent, ignored)
+        assert os.path.exists(f"/proc/{pid}")
+        stop.set()
+        await asyncio.sleep(1.0)
+        task.cancel()  # as `mizzen up` does with components that take too long to stop
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, 60)
+        assert not os.path.exists(f"/proc/{pid}")
+        assert _traces(box[0].runtime.name) == []
+    finally:
+        if not task.done():
+            stop.set()
+            task.cancel()
+        from kubelet.runtime import Runtime
+        Runtime(str(data)).cleanup_all_sync()

@@ -51,6 +51,9 @@ DEFAULT_BACKOFF_BASE = 10.0
 # costs a TLS handshake on both sides; 8 carry a burst of 100 pod starts' status writes
 # (32 spent ~0.5 ms of CPU per pod of such a burst in handshakes, and went no faster)
 API_CONNECTIONS = 8
+# how long a stop that cleans up (Ctrl-C of `mizzen up`) lets pods being terminated finish
+# before the clean-up kills them (a plain stop lets them take their grace period)
+CLEANUP_STOP_GRACE = 5.0
 # Kubernetes' kubelet defaults (KubeletConfiguration eventRecordQPS, eventBurst): events are
 # written at most this fast, so that a burst of pod starts does not queue its status writes
 # behind three events per pod at the API server
@@ -207,23 +210,37 @@ class Kubelet:
             await stop.wait()
         finally:
             self._started = False
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            with contextlib.suppress(Exception):
-                await self.pods.stop()
-            await asyncio.gather(*(w.stop() for w in list(self.workers.values())), return_exceptions=True)
-            self.workers.clear()
-            with contextlib.suppress(Exception):
-                await self.recorder.close(timeout=2)
-            # with no container left there is nothing to adopt: leave no empty cgroup tree,
-            # pod namespace or mount behind either
-            if cleanup or not await self._has_containers():
+            try:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                with contextlib.suppress(Exception):
+                    await self.pods.stop()
+                # Pods being terminated are finished first; a stop that cleans up (Ctrl-C of
+                # `mizzen up`) gives them a few seconds, then the clean-up kills what is left.
+                stopping = asyncio.gather(*(w.stop() for w in list(self.workers.values())), return_exceptions=True)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping, CLEANUP_STOP_GRACE if cleanup else None)
+                self.workers.clear()
+                with contextlib.suppress(Exception):
+                    await self.recorder.close(timeout=2)
+            finally:
+                # Also when the stop above was cancelled (its caller's patience ran out): with
+                # no container left there is nothing to adopt, so leave no cgroup tree, pod
+                # namespace or mount behind either.
                 try:
-                    await self.runtime.cleanup_all()
-                except (ContainerRuntimeError, OSError) as exc:
-                    log.warning("kubelet: cleanup: %s", exc)
-            await self.runtime.close()
+                    if cleanup or not await self._has_containers():
+                        cleaning = asyncio.ensure_future(self.runtime.cleanup_all())
+                        try:
+                            await asyncio.shield(cleaning)
+                        except asyncio.CancelledError:
+                            with contextlib.suppress(ContainerRuntimeError, OSError):
+                                await cleaning  # cancelled again: it still finishes first
+                            raise
+                        except (ContainerRuntimeError, OSError) as exc:
+                            log.warning("kubelet: cleanup: %s", exc)
+                finally:
+                    await self.runtime.close()
 
 
 async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, stop: asyncio.Event,

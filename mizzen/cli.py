@@ -248,6 +248,8 @@ async def _up(args: argparse.Namespace, data_dir: Path, components: bool) -> int
 
     async def stop_in_order() -> None:
         await stop.wait()
+        print("stopping (pods being terminated get a few seconds, then every container is removed)"
+              if tasks and not getattr(args, "keep_containers", False) else "stopping", flush=True)
         if tasks:
             await asyncio.wait(tasks, timeout=COMPONENTS_STOP_SECONDS)
         api_stop.set()
