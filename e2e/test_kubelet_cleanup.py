@@ -118,12 +118,15 @@ async def test_pod_deleted_while_the_kubelet_was_down_is_removed_at_start(fresh_
     assert _traces(name) == []
 
 
-async def test_a_stop_cut_short_still_removes_a_pod_being_terminated(fresh_apiserver: Cluster,
-                                                                    tmp_path: Path) -> None:
-    """Ctrl-C of `mizzen up`: the kubelet stops with clean-up while a pod is being terminated
-    with a long grace period (its PID 1 ignores SIGTERM), and the launcher, out of patience,
-    cancels the stop: the pod's process and every trace of the node are gone all the same."""
+async def test_a_stop_that_cleans_up_sends_sigterm_and_survives_being_cut_short(fresh_apiserver: Cluster,
+                                                                                 tmp_path: Path) -> None:
+    """Ctrl-C of `mizzen up`: the kubelet stops with clean-up while one pod is being terminated
+    with a long grace period (its PID 1 ignores SIGTERM) and another runs a process that traps
+    SIGTERM; the launcher, out of patience, cancels the stop. The second pod's process got its
+    SIGTERM, and the first's process and every trace of the node are gone all the same."""
     data = tmp_path / "kubelet"
+    out = tmp_path / "out"
+    out.mkdir()
     kc = str(fresh_apiserver.kubeconfig)
     stop = asyncio.Event()
     box: list[Kubelet] = []
@@ -131,26 +134,34 @@ async def test_a_stop_cut_short_still_removes_a_pod_being_terminated(fresh_apise
                                            on_started=box.append))
     slow = {**POD, "metadata": {"name": "slow", "namespace": "default"},
             "spec": {**POD["spec"], "terminationGracePeriodSeconds": 600}}
-    pid = 0
+    polite = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "polite", "namespace": "default"},
+              "spec": {"nodeName": "node-1", "containers": [{
+                  "name": "c", "image": "busybox", "volumeMounts": [{"name": "out", "mountPath": "/out"}],
+                  "command": ["sh", "-c", "trap 'echo bye > /out/term; exit 0' TERM; while true; do sleep 0.1; done"]}],
+                  "volumes": [{"name": "out", "hostPath": {"path": str(out)}}]}}
+    pids: dict[str, int] = {}
     try:
         async with ApiClient.from_kubeconfig(kc) as api:
-            await api.create("pods", slow, "default")
-            for _ in range(600):
-                cs = ((await api.get("pods", "slow", "default")).get("status") or {}).get("containerStatuses") or []
-                if cs and "running" in cs[0]["state"]:
-                    break
-                await asyncio.sleep(0.05)
-            cid = cs[0]["containerID"].removeprefix("mizzen://")
-            pid = int(json.loads((data / "containers" / cid / "state.json").read_text())["pid"])
+            for pod in (slow, polite):
+                await api.create("pods", pod, "default")
+            for name in ("slow", "polite"):
+                for _ in range(600):
+                    cs = ((await api.get("pods", name, "default")).get("status") or {}).get("containerStatuses") or []
+                    if cs and "running" in cs[0]["state"]:
+                        break
+                    await asyncio.sleep(0.05)
+                cid = cs[0]["containerID"].removeprefix("mizzen://")
+                pids[name] = int(json.loads((data / "containers" / cid / "state.json").read_text())["pid"])
             await api.delete("pods", "slow", "default")  # graceful: up to 600 s
         await asyncio.sleep(1.0)  # the pod worker is terminating it (SIGTERM sent, ignored)
-        assert os.path.exists(f"/proc/{pid}")
+        assert os.path.exists(f"/proc/{pids['slow']}")
         stop.set()
         await asyncio.sleep(1.0)
         task.cancel()  # as `mizzen up` does with components that take too long to stop
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, 60)
-        assert not os.path.exists(f"/proc/{pid}")
+        assert (out / "term").read_text() == "bye\n"
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in pids.values())
         assert _traces(box[0].runtime.name) == []
     finally:
         if not task.done():

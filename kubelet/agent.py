@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +51,8 @@ DEFAULT_BACKOFF_BASE = 10.0
 # costs a TLS handshake on both sides; 8 carry a burst of 100 pod starts' status writes
 # (32 spent ~0.5 ms of CPU per pod of such a burst in handshakes, and went no faster)
 API_CONNECTIONS = 8
-# how long a stop that cleans up (Ctrl-C of `mizzen up`) lets pods being terminated finish
-# before the clean-up kills them (a plain stop lets them take their grace period)
+# how long a stop that cleans up (Ctrl-C of `mizzen up`) gives containers after SIGTERM before
+# the clean-up kills them (a plain stop lets pods being terminated take their grace period)
 CLEANUP_STOP_GRACE = 5.0
 # Kubernetes' kubelet defaults (KubeletConfiguration eventRecordQPS, eventBurst): events are
 # written at most this fast, so that a burst of pod starts does not queue its status writes
@@ -216,11 +216,18 @@ class Kubelet:
                 await asyncio.gather(*tasks, return_exceptions=True)
                 with contextlib.suppress(Exception):
                     await self.pods.stop()
-                # Pods being terminated are finished first; a stop that cleans up (Ctrl-C of
-                # `mizzen up`) gives them a few seconds, then the clean-up kills what is left.
-                stopping = asyncio.gather(*(w.stop() for w in list(self.workers.values())), return_exceptions=True)
+                # A plain stop leaves containers running, but finishes pods being terminated.
+                # A stop that cleans up (Ctrl-C of `mizzen up`) is a node shutting down: no pod
+                # is synced any more (nothing restarts), every running container gets SIGTERM
+                # and a few seconds to exit, then the clean-up kills what is left.
+                stops: list[Awaitable[Any]] = [w.stop() for w in list(self.workers.values())]
+                if cleanup:
+                    self.paused = True
+                    stops += [self.runtime.stop_container(c.id, CLEANUP_STOP_GRACE)
+                              for c in await self.runtime.list_containers() if c.state == "running"]
+                stopping = asyncio.gather(*stops, return_exceptions=True)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping, CLEANUP_STOP_GRACE if cleanup else None)
+                    await asyncio.wait_for(stopping, CLEANUP_STOP_GRACE + 1 if cleanup else None)
                 self.workers.clear()
                 with contextlib.suppress(Exception):
                     await self.recorder.close(timeout=2)
