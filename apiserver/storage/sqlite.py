@@ -528,7 +528,13 @@ class SQLiteStore:
         # supersedes it (update or delete) removes it in the same transaction.
         oldest = self._log_oldest
         superseded = [(e.prev_revision,) for e in plan.entries if 0 < e.prev_revision < oldest]
-        await self._in_db_thread(self._commit_in_thread, plan.log_rows, superseded)
+        try:
+            await self._in_db_thread(self._commit_in_thread, plan.log_rows, superseded)
+        except BaseException:
+            # (a failure before the thread took it is raised here at once, before the next
+            # batch's commit starts: that one must not commit either)
+            self._broken = True
+            raise
         self._counters["transactions"] += 1
 
     def _commit_in_thread(self, conn: sqlite3.Connection, log_rows: Sequence[tuple[Any, ...]],
