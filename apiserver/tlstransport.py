@@ -30,6 +30,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 READ_SIZE = 256 * 1024
+HANDSHAKE_TIMEOUT = 60.0  # seconds a client has to complete its TLS handshake (asyncio's default)
 HIGH_WATER = 64 * 1024
 ACCEPTS_PER_WAKE = 64
 _WANT = (ssl.SSLWantReadError, ssl.SSLWantWriteError)
@@ -70,11 +71,15 @@ class TLSListener:
             TLSTransport(self, tls, self.protocol_factory())
 
     def close(self) -> None:
-        """Stop accepting (open connections are left to their protocols)."""
+        """Stop accepting; connections still in their handshake are closed, open ones are
+        left to their protocols."""
         if self.serving:
             self.serving = False
             self.loop.remove_reader(self.sock.fileno())
             self.sock.close()
+        for t in list(self.transports):
+            if t.handshaking:
+                t.abort()
 
 
 class TLSTransport(asyncio.Transport):
@@ -105,8 +110,13 @@ class TLSTransport(asyncio.Transport):
         except OSError:
             pass
         listener.transports.add(self)
+        self._handshake_timer: asyncio.TimerHandle | None = self._loop.call_later(HANDSHAKE_TIMEOUT, self.abort)
         self._want_read()
         self._handshake()
+
+    @property
+    def handshaking(self) -> bool:
+        return self._handshaking
 
     # -- readiness
 
@@ -144,6 +154,9 @@ class TLSTransport(asyncio.Transport):
             self._force_close(None, notify=False)
             return
         self._handshaking = False
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
         self._unwant_write()
         self._extra["ssl_object"] = self._sock
         self._protocol.connection_made(self)
@@ -316,6 +329,9 @@ class TLSTransport(asyncio.Transport):
         if self._closed:
             return
         self._closed = self._closing = True
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
         self._unwant_read()
         self._unwant_write()
         self._inflight = b""

@@ -233,3 +233,18 @@ async def test_a_failed_handshake_does_not_disturb_others(pki_dir: Path) -> None
         w.close()
     finally:
         await served.srv.shutdown(grace=1.0)
+
+
+async def test_a_client_that_never_completes_its_handshake_is_dropped(pki_dir: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from apiserver import tlstransport
+
+    monkeypatch.setattr(tlstransport, "HANDSHAKE_TIMEOUT", 0.2)
+    served = await serve(True, pki_dir, keep_alive=5.0)
+    try:
+        r, w = await asyncio.open_connection("127.0.0.1", served.port)  # connects, says nothing
+        with contextlib.suppress(ConnectionResetError):
+            assert await asyncio.wait_for(r.read(), 5) == b""  # hang guard: the server hangs up
+        w.close()
+    finally:
+        await served.srv.shutdown(grace=1.0)
