@@ -183,13 +183,19 @@ class Mizzen:
 
 async def measure(target: Etcd | Mizzen, seconds: float, concurrency: int) -> dict[str, Any]:
     """One round against one target: writes, then reads (of keys the first round wrote),
-    with the same aiohttp client on asyncio's own loop."""
+    with the same aiohttp client on asyncio's own loop; and the CPU the server and the client
+    spent per write (on this 2-core machine the two share the cores, so their sum is what
+    bounds the rate)."""
     async with target.session(concurrency) as s:
         await target.ready(s)
+        server0, client0 = cpu_seconds(target.proc.pid), time.process_time()
         writes, w_lat = await load(lambda i: target.write(s, i), seconds, concurrency)
+        server_us = (cpu_seconds(target.proc.pid) - server0) / len(w_lat) * 1e6
+        client_us = (time.process_time() - client0) / len(w_lat) * 1e6
         reads, r_lat = await load(lambda i: target.read(s, i), seconds, concurrency)
     target.round += 1
-    return {"write_per_s": writes, "write_lat": w_lat, "read_per_s": reads, "read_lat": r_lat}
+    return {"write_per_s": writes, "write_lat": w_lat, "read_per_s": reads, "read_lat": r_lat,
+            "write_server_cpu_us": server_us, "write_client_cpu_us": client_us}
 
 
 def fanouts(m: Mizzen, runs: int) -> list[tuple[float, float]]:
@@ -290,8 +296,9 @@ def main() -> None:
             for name, target in targets.items():
                 rounds.setdefault(name, []).append(asyncio.run(measure(target, a.seconds, a.concurrency)))
             print(f"round {r + 1}: " + ", ".join(
-                f"{name} {res[-1]['write_per_s']:.0f} writes/s {res[-1]['read_per_s']:.0f} reads/s"
-                for name, res in rounds.items()), flush=True)
+                f"{name} {res[-1]['write_per_s']:.0f} writes/s (CPU per write: server "
+                f"{res[-1]['write_server_cpu_us']:.0f} us, client {res[-1]['write_client_cpu_us']:.0f} us) "
+                f"{res[-1]['read_per_s']:.0f} reads/s" for name, res in rounds.items()), flush=True)
         mizzen = targets["mizzen"]
         assert isinstance(mizzen, Mizzen)
         timed = fanouts(mizzen, a.fanout_runs)
