@@ -25,6 +25,7 @@ import uvloop
 from apimachinery.gctune import tune_for_long_lived_heap
 from apiserver.app import APIServer, ServerConfig
 from apiserver.storage.sqlite import SQLiteStore
+from mizzen.testing import asgi_request
 
 TOKEN = "bench"
 
@@ -69,26 +70,14 @@ async def run(kind: str, n: int, concurrency: int, collector: Collector) -> tupl
                (b"user-agent", b"kube-controller-manager/v1.32.0 (linux/amd64) kubernetes/mizzen")]
 
     async def create(i: int) -> None:
-        body = orjson.dumps(make(i))
-        sent = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()
-            return {}
-
         status: list[int] = []
 
-        async def send(message: dict[str, Any]) -> None:
+        def on_message(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 status.append(message["status"])
 
-        scope = {"type": "http", "method": "POST", "path": f"/api/v1/namespaces/default/{plural}",
-                 "query_string": b"", "headers": headers}
-        await api(scope, receive, send)
+        await asgi_request(api, "POST", f"/api/v1/namespaces/default/{plural}", headers=headers,
+                           body=orjson.dumps(make(i)), on_message=on_message)
         if status != [201]:
             raise RuntimeError(f"create answered {status}")
 

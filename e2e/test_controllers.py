@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,44 +22,32 @@ from apimachinery.client import Informer
 from apimachinery.client.rest import ApiClient
 from controllers.manager import ControllerManager
 from kubelet.simulated import SimulatedNodes
-from mizzen.testing import Cluster, stand_in_binder
+from mizzen.testing import BackgroundLoop, Cluster, stand_in_binder
 
 pytestmark = pytest.mark.e2e
 
 NODES = ["node-1", "node-2", "node-3"]
 
 
-class Observer:
+class Observer(BackgroundLoop):
     """An API client on a background event loop, to watch while kubectl acts."""
 
     def __init__(self, kubeconfig: str):
+        super().__init__()
         self.kubeconfig = kubeconfig
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
         self.stop_event: asyncio.Event | None = None
         self.client: ApiClient | None = None
-        self.thread = threading.Thread(target=lambda: self.loop.run_until_complete(self._main()), daemon=True)
 
-    async def _main(self) -> None:
-        self.stop_event = asyncio.Event()
+    async def main(self, stop: asyncio.Event) -> None:
+        self.stop_event = stop
         self.client = ApiClient.from_kubeconfig(self.kubeconfig)
         self.ready.set()
-        await self.stop_event.wait()
+        await stop.wait()
         await self.client.close()
 
-    def start(self) -> Observer:
-        self.thread.start()
-        if not self.ready.wait(60):
-            raise RuntimeError("observer did not start")
+    def start(self) -> Observer:  # type: ignore[override]
+        super().start()
         return self
-
-    def run(self, coro: Any, timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        if self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(30)
 
 
 class Components(Observer):
@@ -72,8 +59,8 @@ class Components(Observer):
         self.sim: SimulatedNodes | None = None
         self.managers: dict[str, tuple[ControllerManager, asyncio.Future[None]]] = {}
 
-    async def _main(self) -> None:
-        self.stop_event = asyncio.Event()
+    async def main(self, stop: asyncio.Event) -> None:
+        self.stop_event = stop
         self.client = ApiClient.from_kubeconfig(self.kubeconfig)
         self.sim = SimulatedNodes(self.client, self.nodes)
         tasks = [asyncio.ensure_future(self.sim.run(self.stop_event)),
@@ -196,7 +183,7 @@ def test_deployment_rollout_history_undo_scale(cluster: tuple[Cluster, Observer]
     assert f"Scaled up replica set web-{h} from 0 to 4" in events
 
     # Change the image and check maxSurge/maxUnavailable at every observed moment.
-    stop_watch: asyncio.Event = comp.run(_event())
+    stop_watch: asyncio.Event = comp.call(_event())
     samples: list[tuple[int, int, int]] = []
     fut = asyncio.run_coroutine_threadsafe(watch_bounds(comp.client, ns, "web", stop_watch, samples), comp.loop)
     c.kubectl("set", "image", "deployment/web", "c=nginx:2", "-n", ns)
@@ -420,12 +407,12 @@ def test_failover_mid_rollout_keeps_bounds(components_cluster: tuple[Cluster, Co
     c.kubectl("rollout", "status", "deployment/ha", "-n", ns, "--timeout=60s")
     leader = next(iter(comp.managers))
     standby_id = f"standby-of-{leader}"
-    standby = comp.run(comp.start_manager(standby_id))
+    standby = comp.call(comp.start_manager(standby_id))
     lease = get_json(c, "lease/kube-controller-manager", "-n", "kube-system")
     assert lease["spec"]["holderIdentity"] == leader
     assert not standby.started.is_set()
 
-    stop_watch: asyncio.Event = comp.run(_event())
+    stop_watch: asyncio.Event = comp.call(_event())
     samples: list[tuple[int, int, int]] = []
     fut = asyncio.run_coroutine_threadsafe(watch_bounds(comp.client, ns, "ha", stop_watch, samples), comp.loop)
     c.kubectl("set", "image", "deployment/ha", "c=ha:2", "-n", ns)
@@ -435,7 +422,7 @@ def test_failover_mid_rollout_keeps_bounds(components_cluster: tuple[Cluster, Co
         return 2 <= (d["status"].get("updatedReplicas") or 0) < 6
     c.wait_for(midway, timeout=30, what="rollout midway")
     assert not standby.started.is_set()
-    comp.run(comp.kill_manager(leader))
+    comp.call(comp.kill_manager(leader))
     out = c.kubectl("rollout", "status", "deployment/ha", "-n", ns, "--timeout=60s").out
     assert "successfully rolled out" in out
     comp.loop.call_soon_threadsafe(stop_watch.set)

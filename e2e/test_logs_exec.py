@@ -16,16 +16,15 @@ import os
 import re
 import secrets
 import subprocess
-import threading
 import time
 import urllib.request
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mizzen.testing import Cluster
+from mizzen.testing import BackgroundLoop, Cluster
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,28 +36,16 @@ pytestmark = [
 NODE = "node-kubelet-server"
 
 
-class Node:
-    """A runtime and a kubelet server on their own event loop in a thread."""
+class Node(BackgroundLoop):
+    """A runtime and a kubelet server (no kubelet agent) on a background event loop."""
 
     def __init__(self, data_dir: Path, token: str) -> None:
+        super().__init__()
         self.data_dir, self.token = data_dir, token
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
         self.port = 0
         self.rt: Any = None
-        self._stop: asyncio.Event | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._error: BaseException | None = None
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_until_complete(self._main())
-        except BaseException as e:  # noqa: BLE001 - reported by start()/stop()
-            self._error = e
-            self.ready.set()
-
-    async def _main(self) -> None:
+    async def main(self, stop: asyncio.Event) -> None:
         from kubelet.images import ImageStore
         from kubelet.runtime import Runtime
         from kubelet.server import KubeletServer, token_authenticator
@@ -68,33 +55,16 @@ class Node:
         self.rt = Runtime(str(self.data_dir / "node"), images=images, name=f"mizzen-e2e-{secrets.token_hex(4)}")
         await self.rt.start()
         server = KubeletServer(self.rt, authenticate=token_authenticator(self.token))
-        self._stop = asyncio.Event()
         try:
             self.port = await server.start()
             self.ready.set()
-            await self._stop.wait()
+            await stop.wait()
         finally:
             await server.stop()
             try:
                 await self.rt.cleanup_all()
             finally:
                 await self.rt.close()
-
-    def start(self) -> None:
-        self._thread.start()
-        self.ready.wait(60)
-        if self._error is not None:
-            raise self._error
-
-    def stop(self) -> None:
-        if self._stop is not None:
-            self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(60)
-        if self._error is not None:
-            raise self._error
-
-    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
 
 @pytest.fixture(scope="module")

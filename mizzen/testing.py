@@ -9,9 +9,11 @@ Stopping sends SIGTERM and waits; a cluster that does not stop in time is killed
 only the process this harness started).
 
 Also the in-process stand-ins that tests and benchmarks share (one copy each):
-`stand_in_binder` (binds pending pods without a scheduler) and `AgentNode` (a real kubelet
-agent and its kubelet server on a background thread). They are test scaffolding: nothing
-under mizzen/ other than tests and benchmarks may use them."""
+`stand_in_binder` (binds pending pods without a scheduler), `asgi_request` (one request to
+the API server's ASGI entry, no socket), `BackgroundLoop` (an event loop of its own on a
+thread, for a component a synchronous test drives) and `AgentNode` (a real kubelet agent and
+its kubelet server on such a loop). They are test scaffolding: nothing under mizzen/ other
+than tests and benchmarks may use them."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,42 +261,100 @@ async def stand_in_binder(client: Any, nodes: list[str], stop: asyncio.Event, *,
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-class AgentNode:
-    """A real kubelet agent (`kubelet.agent.Kubelet`) for node `node`, advertising a
-    `KubeletServer` on its runtime (the way `run_kubelet` wires it), on an event loop of its
-    own in a background thread. `start()` returns once the server listens (`port`, `token`
-    and `runtime` are then set); `stop()` stops the agent with `cleanup=True` (its pods and
-    cgroups removed) and re-raises what failed in the thread. Needs root for real pods."""
+async def asgi_request(app: Callable[..., Awaitable[None]], method: str, path: str, *,
+                       headers: list[tuple[bytes, bytes]], body: bytes = b"", query: bytes = b"",
+                       on_message: Callable[[dict[str, Any]], None] = lambda _m: None,
+                       hangup: asyncio.Event | None = None) -> None:
+    """One HTTP request to an ASGI `app` in this process: `body` at once, then a disconnect
+    once `hangup` is set (never without one); every message the app sends goes to
+    `on_message`. Returns when the app's handler returns."""
+    sent = False
 
-    def __init__(self, kubeconfig: Path, data_dir: Path, node: str, *, user_agent: str = "kubelet-test",
-                 **kubelet_options: Any) -> None:
-        self.kubeconfig, self.data_dir, self.node = kubeconfig, data_dir, node
-        self.user_agent = user_agent
-        self.kubelet_options = kubelet_options
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await (hangup or asyncio.Event()).wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        on_message(message)
+
+    scope = {"type": "http", "method": method, "path": path, "query_string": query, "headers": headers}
+    await app(scope, receive, send)
+
+
+class BackgroundLoop:
+    """Runs `main(stop)` on an event loop of its own in a daemon thread. `start()` returns
+    once `main` called `self.ready.set()` (or failed); `stop()` sets `stop` and joins; both
+    re-raise, in the caller's thread, what failed in the loop's; `call()` runs a coroutine on
+    the loop and returns its result."""
+
+    def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
-        self.stop_event: asyncio.Event | None = None
         self.error: BaseException | None = None
-        self.runtime: Any = None
-        self.port = 0
-        self.token = ""
-        self.thread = threading.Thread(target=self._run, daemon=True)
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    async def main(self, stop: asyncio.Event) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         asyncio.set_event_loop(self.loop)
+
+        async def run() -> None:
+            self._stop = asyncio.Event()
+            await self.main(self._stop)
         try:
-            self.loop.run_until_complete(self._main())
+            self.loop.run_until_complete(run())
         except BaseException as e:  # noqa: BLE001 - re-raised by start()/stop() in the caller's thread
             self.error = e
             self.ready.set()
 
-    async def _main(self) -> None:
+    def start(self) -> None:
+        self._thread.start()
+        started = self.ready.wait(60)
+        if self.error is not None:
+            raise self.error
+        if not started:
+            raise RuntimeError(f"{type(self).__name__} did not start within 60 s")
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+        if self.error is not None:
+            raise self.error
+
+    def call(self, coro: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+class AgentNode(BackgroundLoop):
+    """A real kubelet agent (`kubelet.agent.Kubelet`) for node `node`, advertising a
+    `KubeletServer` on its runtime (the way `run_kubelet` wires it), on a `BackgroundLoop`.
+    `start()` returns once the server listens (`port`, `token` and `runtime` are then set);
+    `stop()` stops the agent with `cleanup=True` (its pods and cgroups removed) and re-raises
+    what failed in the thread. Needs root for real pods."""
+
+    def __init__(self, kubeconfig: Path, data_dir: Path, node: str, *, user_agent: str = "kubelet-test",
+                 **kubelet_options: Any) -> None:
+        super().__init__()
+        self.kubeconfig, self.data_dir, self.node = kubeconfig, data_dir, node
+        self.user_agent = user_agent
+        self.kubelet_options = kubelet_options
+        self.runtime: Any = None
+        self.port = 0
+        self.token = ""
+
+    async def main(self, stop: asyncio.Event) -> None:
         from apimachinery.client.rest import ApiClient
         from kubelet.agent import Kubelet
         from kubelet.server import KubeletServer, token_authenticator
 
         client = ApiClient.from_kubeconfig(str(self.kubeconfig), user_agent=self.user_agent)
-        self.stop_event = asyncio.Event()
         try:
             k = Kubelet(client, self.node, self.data_dir, **self.kubelet_options)
             self.runtime = k.runtime
@@ -303,21 +363,8 @@ class AgentNode:
             self.port = k.node.port = await server.start()
             self.ready.set()
             try:
-                await k.run(self.stop_event, cleanup=True)
+                await k.run(stop, cleanup=True)
             finally:
                 await server.stop()
         finally:
             await client.close()
-
-    def start(self) -> None:
-        self.thread.start()
-        self.ready.wait(60)
-        if self.error is not None:
-            raise self.error
-
-    def stop(self) -> None:
-        if self.stop_event is not None:
-            self.loop.call_soon_threadsafe(self.stop_event.set)
-        self.thread.join(60)
-        if self.error is not None:
-            raise self.error

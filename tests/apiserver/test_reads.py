@@ -15,6 +15,7 @@ import pytest
 
 from apiserver.app import APIServer, ServerConfig
 from apiserver.storage.sqlite import SQLiteStore
+from mizzen.testing import asgi_request
 
 TOKEN = "test-token"
 BASE = "/api/v1/namespaces/default/configmaps"
@@ -49,17 +50,8 @@ async def api(tmp_path: Path) -> AsyncIterator[APIServer]:
 async def call(api: APIServer, method: str, path: str, query: str = "", body: bytes = b"",
                stream: Stream | None = None, content_type: bytes = b"application/json") -> Stream:
     s = stream or Stream()
-    sent = False
 
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await s.hangup.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
+    def on_message(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             s.status = message["status"]
         elif message["type"] == "http.response.body":
@@ -69,9 +61,8 @@ async def call(api: APIServer, method: str, path: str, query: str = "", body: by
             if not message.get("more_body"):
                 s.ended.set()
 
-    scope = {"type": "http", "method": method, "path": path, "query_string": query.encode(),
-             "headers": [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", content_type)]}
-    await api(scope, receive, send)
+    await asgi_request(api, method, path, query=query.encode(), body=body, on_message=on_message, hangup=s.hangup,
+                       headers=[(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-type", content_type)])
     return s
 
 
