@@ -15,6 +15,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Callable, Iterable, Sequence
+from typing import Generic, TypeVar
 
 # Prometheus client's default buckets (seconds).
 DEFAULT_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
@@ -47,13 +48,29 @@ def _labels(names: Sequence[str], values: Sequence[str], extra: tuple[str, str] 
     return "{" + ",".join(pairs) + "}" if pairs else ""
 
 
-class _Metric:
+C = TypeVar("C")
+
+
+class _Metric(Generic[C]):
     kind = ""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str] = ()):
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
+        self._children: dict[tuple[str, ...], C] = {}
+
+    def labels(self, *values: str, **kw: str) -> C:
+        child = None if kw else self._children.get(values)  # the hot path: known label values
+        if child is None:
+            key = self._key(values, kw)
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self._new_child()
+        return child
+
+    def _new_child(self) -> C:  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def _key(self, args: tuple[str, ...], kwargs: dict[str, str]) -> tuple[str, ...]:
         if kwargs:
@@ -111,20 +128,9 @@ class _ValueChild:
         return self.value
 
 
-class _ValueMetric(_Metric):
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str] = ()):
-        super().__init__(name, documentation, labelnames)
-        self._children: dict[tuple[str, ...], _ValueChild] = {}
-
-    def labels(self, *values: str, **kw: str) -> _ValueChild:
-        child = None if kw else self._children.get(values)  # the hot path: known label values
-        if child is not None:
-            return child
-        key = self._key(values, kw)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = _ValueChild()
-        return child
+class _ValueMetric(_Metric[_ValueChild]):
+    def _new_child(self) -> _ValueChild:
+        return _ValueChild()
 
     def get(self, *values: str, **kw: str) -> float:
         child = self._children.get(self._key(values, kw))
@@ -178,24 +184,16 @@ class _HistogramChild:
             self.counts[i] += 1
 
 
-class Histogram(_Metric):
+class Histogram(_Metric[_HistogramChild]):
     kind = "histogram"
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str] = (),
                  buckets: Iterable[float] = DEFAULT_BUCKETS):
         super().__init__(name, documentation, labelnames)
         self.buckets = tuple(sorted(float(b) for b in buckets if b != math.inf))
-        self._children: dict[tuple[str, ...], _HistogramChild] = {}
 
-    def labels(self, *values: str, **kw: str) -> _HistogramChild:
-        child = None if kw else self._children.get(values)  # the hot path: known label values
-        if child is not None:
-            return child
-        key = self._key(values, kw)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = _HistogramChild(self.buckets)
-        return child
+    def _new_child(self) -> _HistogramChild:
+        return _HistogramChild(self.buckets)
 
     def observe(self, value: float) -> None:
         self.labels().observe(value)

@@ -211,43 +211,48 @@ class Kubelet:
         finally:
             self._started = False
             try:
-                for t in tasks:
-                    t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-                with contextlib.suppress(Exception):
-                    await self.pods.stop()
-                # A plain stop leaves containers running, but finishes pods being terminated.
-                # A stop that cleans up (Ctrl-C of `mizzen up`) is a node shutting down: no pod
-                # is synced any more (nothing restarts), every running container gets SIGTERM
-                # and a few seconds to exit, then the clean-up kills what is left.
-                stops: list[Awaitable[Any]] = [w.stop() for w in list(self.workers.values())]
-                if cleanup:
-                    self.paused = True
-                    stops += [self.runtime.stop_container(c.id, CLEANUP_STOP_GRACE)
-                              for c in await self.runtime.list_containers() if c.state == "running"]
-                stopping = asyncio.gather(*stops, return_exceptions=True)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping, CLEANUP_STOP_GRACE + 1 if cleanup else None)
-                self.workers.clear()
-                with contextlib.suppress(Exception):
-                    await self.recorder.close(timeout=2)
-            finally:
-                # Also when the stop above was cancelled (its caller's patience ran out): with
-                # no container left there is nothing to adopt, so leave no cgroup tree, pod
-                # namespace or mount behind either.
+                await self._stop_pods(tasks, cleanup)
+            finally:  # also when the stop above was cancelled (its caller's patience ran out)
                 try:
                     if cleanup or not await self._has_containers():
-                        cleaning = asyncio.ensure_future(self.runtime.cleanup_all())
-                        try:
-                            await asyncio.shield(cleaning)
-                        except asyncio.CancelledError:
-                            with contextlib.suppress(ContainerRuntimeError, OSError):
-                                await cleaning  # cancelled again: it still finishes first
-                            raise
-                        except (ContainerRuntimeError, OSError) as exc:
-                            log.warning("kubelet: cleanup: %s", exc)
+                        await self._clean_up()
                 finally:
                     await self.runtime.close()
+
+    async def _stop_pods(self, tasks: list[asyncio.Task[Any]], cleanup: bool) -> None:
+        """A plain stop leaves containers running, but finishes pods being terminated. A stop
+        that cleans up (Ctrl-C of `mizzen up`) is a node shutting down: no pod is synced any
+        more (nothing restarts), every running container gets SIGTERM and a few seconds to
+        exit, then the clean-up kills what is left."""
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.pods.stop()
+        stops: list[Awaitable[Any]] = [w.stop() for w in list(self.workers.values())]
+        if cleanup:
+            self.paused = True
+            stops += [self.runtime.stop_container(c.id, CLEANUP_STOP_GRACE)
+                      for c in await self.runtime.list_containers() if c.state == "running"]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True),
+                                   CLEANUP_STOP_GRACE + 1 if cleanup else None)
+        self.workers.clear()
+        with contextlib.suppress(Exception):
+            await self.recorder.close(timeout=2)
+
+    async def _clean_up(self) -> None:
+        """Every container, cgroup, pod namespace and mount of this node removed (with no
+        container left there is nothing to adopt). A cancellation waits for it to finish."""
+        cleaning = asyncio.ensure_future(self.runtime.cleanup_all())
+        try:
+            await asyncio.shield(cleaning)
+        except asyncio.CancelledError:
+            with contextlib.suppress(ContainerRuntimeError, OSError):
+                await cleaning
+            raise
+        except (ContainerRuntimeError, OSError) as exc:
+            log.warning("kubelet: cleanup: %s", exc)
 
 
 async def run_kubelet(kubeconfig_path: str, *, node_name: str, data_dir: Path, stop: asyncio.Event,
