@@ -154,7 +154,6 @@ class SQLiteStore:
         self._closing = False
         self._closed = False
         self._revision = 0  # committed (what readers see)
-        self._planned = 0  # the last revision handed to the connection thread
         self._broken = False  # a commit failed: those queued behind it must not commit
         self._log_oldest = 1  # no change-log row is older than this
         self._compact_target = 0  # change-log rows <= this are to be deleted
@@ -395,7 +394,6 @@ class SQLiteStore:
                     self._land(flights.popleft())
                 if not flights:
                     self._broken = False  # what failed has been answered: start afresh
-                    self._planned = self._revision
                     if self._maintenance_due():  # maintenance uses the connection alone
                         await self._maintain(idle=False)
                         continue
@@ -452,14 +450,15 @@ class SQLiteStore:
                         return final[key]
                 return committed(key)
         try:
-            plan, taken = plan_batch(ops, lookup, self._planned, MAX_BATCH_BYTES)
+            # revisions follow the last batch handed to the thread, or the committed one
+            after = flights[-1].plan.revision if flights else self._revision
+            plan, taken = plan_batch(ops, lookup, after, MAX_BATCH_BYTES)
         except Exception as exc:  # a bug in planning must not leave callers waiting forever
             log.exception("%s: planning a batch of %d ops failed", self.path, len(ops))
             _fail(ops, StorageError(f"write failed: {exc}"))
             return None
         if taken < len(ops):
             pending.extendleft(reversed(ops[taken:]))
-        self._planned = plan.revision
         if plan.entries:
             commit: asyncio.Future[None] = self._loop.create_task(self._commit(plan))
         else:  # preconditions only: answered in order with the batches before it
