@@ -30,11 +30,14 @@ How it keeps its promises:
   stale in-memory copy.
 
 aiosqlite: every transaction runs as ONE call on aiosqlite's connection thread (through
-`Connection._execute`, which aiosqlite has no public equivalent for; checked at start), and
-that thread is made a daemon so a server that dies without close() still exits.
+`Connection._execute`, which aiosqlite has no public equivalent for; checked at start). A
+write batch's is put straight on that thread's queue (`Connection._tx`), and the thread
+posts the batch's end back to the loop itself, so that the callers are answered one loop
+iteration after the COMMIT. The thread is made a daemon so a server that dies without
+close() still exits.
 
 What it must never do: acknowledge a write before COMMIT returned, change memory when a
-transaction failed, let anything but the writer task use the connection, or block the loop.
+transaction failed, let anything but the writer use the connection, or block the loop.
 """
 
 from __future__ import annotations
@@ -104,11 +107,13 @@ class _Broken(StorageError):
 
 @dataclass(slots=True)
 class _Flight:
-    """A batch handed to the connection thread: its plan, its ops, its commit."""
+    """A batch handed to the connection thread: its plan, its ops, and once its transaction
+    ended, whether it failed."""
 
     plan: Plan
     ops: list[Op]
-    commit: asyncio.Future[None]
+    done: bool = False
+    error: BaseException | None = None
 
 
 def _fail(ops: list[Op], error: Exception) -> None:
@@ -147,6 +152,7 @@ class SQLiteStore:
         self._cache = WatchCache(history, watch_queue, self._decode)
         self._pending: deque[Op] = deque()
         self._wake = asyncio.Event()
+        self._flights: deque[_Flight] = deque()  # handed to the connection thread, oldest first
         self._db: aiosqlite.Connection | None = None
         self._writer: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop
@@ -207,8 +213,9 @@ class SQLiteStore:
             thread.daemon = True
         db = await connecting
         try:
-            if not callable(getattr(db, "_execute", None)):
-                raise StorageError(f"aiosqlite {aiosqlite.__version__} lacks Connection._execute")
+            if not callable(getattr(db, "_execute", None)) or not callable(getattr(getattr(db, "_tx", None),
+                                                                                        "put_nowait", None)):
+                raise StorageError(f"aiosqlite {aiosqlite.__version__} lacks Connection._execute or ._tx")
             await self._lock(db)
             await self._load(db)
         except BaseException:
@@ -381,26 +388,15 @@ class SQLiteStore:
         return Event(e.type, kv, prev)
 
     async def _run_writer(self) -> None:
-        """Batches go to the connection thread up to MAX_IN_FLIGHT at a time: while one
-        commits, the next is planned on top of it and queued behind it, so the thread goes
-        from one transaction to the next without waiting for this loop to hear of the first
-        (on a busy loop that wait, not the fsync, was most of a commit's time). Memory, the
-        watch ring and the callers learn of each batch in order, once it committed."""
-        flights: deque[_Flight] = deque()
+        """The writer's idle side: what the batches' own landings (`_committed`) leave to it
+        (the first batch after a pause, maintenance, the idle checkpoint, the drain at close)."""
+        flights = self._flights
         try:
             while True:
                 self._wake.clear()  # set by a new write and by a commit that ends
-                while flights and flights[0].commit.done():
-                    self._land(flights.popleft())
-                if not flights:
-                    self._broken = False  # what failed has been answered: start afresh
-                    if self._maintenance_due():  # maintenance uses the connection alone
-                        await self._maintain(idle=False)
-                        continue
-                if self._pending and len(flights) < MAX_IN_FLIGHT and not (flights and self._maintenance_due()):
-                    flight = self._launch(flights)
-                    if flight is not None:
-                        flights.append(flight)
+                self._pump()
+                if not flights and self._maintenance_due():  # maintenance uses the connection alone
+                    await self._maintain(idle=False)
                     continue
                 if flights:
                     await self._wake.wait()
@@ -423,22 +419,37 @@ class SQLiteStore:
         finally:
             error = StorageError("store is closed")
             for flight in flights:  # (only if the writer itself was cancelled)
-                flight.commit.cancel()
                 _fail(flight.ops, error)
+            flights.clear()
             _fail(list(self._pending), error)
             self._pending.clear()
 
-    def _launch(self, flights: deque[_Flight]) -> _Flight | None:
+    def _pump(self) -> None:
+        """Land the batches that committed, in order, then hand the connection thread the
+        next ones, up to MAX_IN_FLIGHT: while one commits, the next is planned on top of it
+        and queued behind it, so the thread goes from one transaction to the next. Nothing
+        new is handed over while maintenance is due (it waits for the thread to be idle)."""
+        flights = self._flights
+        while True:
+            while flights and flights[0].done:
+                self._land(flights.popleft())
+            if not flights:
+                self._broken = False  # what failed has been answered: start afresh
+            if not self._pending or len(flights) >= MAX_IN_FLIGHT or self._maintenance_due():
+                return
+            self._launch()
+
+    def _launch(self) -> None:
         """Plan the next batch on top of the batches in flight and hand it to the thread."""
         ops: list[Op] = []
-        pending = self._pending
+        pending, flights = self._pending, self._flights
         while pending and len(ops) < self.max_batch:
             op = pending.popleft()
             if op.future is not None and op.future.done():
                 continue  # cancelled before it was taken
             ops.append(op)
         if not ops:
-            return None
+            return
         lookup = self._state.get
         if flights:
             planned = [f.plan.final for f in reversed(flights)]
@@ -456,25 +467,56 @@ class SQLiteStore:
         except Exception as exc:  # a bug in planning must not leave callers waiting forever
             log.exception("%s: planning a batch of %d ops failed", self.path, len(ops))
             _fail(ops, StorageError(f"write failed: {exc}"))
-            return None
+            return
         if taken < len(ops):
             pending.extendleft(reversed(ops[taken:]))
+        flight = _Flight(plan, ops[:taken])
+        flights.append(flight)
         if plan.entries:
-            commit: asyncio.Future[None] = self._loop.create_task(self._commit(plan))
+            self._hand_over(flight)
         else:  # preconditions only: answered in order with the batches before it
-            commit = self._loop.create_future()
-            commit.set_result(None)
-        commit.add_done_callback(self._wake_writer)
-        return _Flight(plan, ops[:taken], commit)
+            flight.done = True
 
-    def _wake_writer(self, _: object = None) -> None:
-        self._wake.set()
+    def _hand_over(self, flight: _Flight) -> None:
+        """Queue the batch's transaction on aiosqlite's connection thread, which then posts
+        its end straight to `_committed` on this loop: one hop back, where awaiting
+        aiosqlite's future (a task, its future's callbacks, this writer's wake-up) took
+        four loop iterations, each as long as everything else the loop had to do then.
+        A key's row below the compacted revision was kept only as its state: the write that
+        supersedes it (update or delete) removes it in the same transaction."""
+        db, loop = self._db, self._loop
+        assert db is not None
+        conn, oldest = db._conn, self._log_oldest
+        superseded = [(e.prev_revision,) for e in flight.plan.entries if 0 < e.prev_revision < oldest]
+
+        def commit() -> None:  # on the connection thread
+            error = None
+            try:
+                self._commit_in_thread(conn, flight.plan.log_rows, superseded)
+            except BaseException as exc:
+                error = exc
+            try:
+                loop.call_soon_threadsafe(self._committed, flight, error)
+            except RuntimeError:  # the loop is closed: the writer was cancelled, its callers failed
+                pass
+
+        # (the future is aiosqlite's way to return a result; nothing waits for it)
+        db._tx.put_nowait((loop.create_future(), commit))
+
+    def _committed(self, flight: _Flight, error: BaseException | None) -> None:
+        """On the loop, as soon as the thread ended a batch's transaction (batches end in
+        the order they were handed over): land it, and hand over the next."""
+        flight.done, flight.error = True, error
+        if error is None:
+            self._counters["transactions"] += 1
+        self._pump()
+        self._wake.set()  # the writer: maintenance, idle or close may be due now
 
     def _land(self, flight: _Flight) -> None:
         """A batch's commit ended: apply it to memory and answer its callers."""
         plan, ops, counters = flight.plan, flight.ops, self._counters
-        exc = None if flight.commit.cancelled() else flight.commit.exception()
-        if flight.commit.cancelled() or exc is not None:
+        exc = flight.error
+        if exc is not None:
             if not isinstance(exc, _Broken):
                 log.error("%s: write transaction of %d ops failed: %s", self.path, len(ops), exc)
             error = StorageError(f"write failed: {exc}")
@@ -521,20 +563,6 @@ class SQLiteStore:
         db = self._db
         assert db is not None
         return await db._execute(fn, db._conn, *args)
-
-    async def _commit(self, plan: Plan) -> None:
-        # A key's row below the compacted revision was kept only as its state: the write that
-        # supersedes it (update or delete) removes it in the same transaction.
-        oldest = self._log_oldest
-        superseded = [(e.prev_revision,) for e in plan.entries if 0 < e.prev_revision < oldest]
-        try:
-            await self._in_db_thread(self._commit_in_thread, plan.log_rows, superseded)
-        except BaseException:
-            # (a failure before the thread took it is raised here at once, before the next
-            # batch's commit starts: that one must not commit either)
-            self._broken = True
-            raise
-        self._counters["transactions"] += 1
 
     def _commit_in_thread(self, conn: sqlite3.Connection, log_rows: Sequence[tuple[Any, ...]],
                           superseded: Sequence[tuple[int]]) -> None:
