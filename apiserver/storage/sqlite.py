@@ -11,10 +11,12 @@ How it keeps its promises:
   also kept a `kv` table of states: every value written twice, and a B-tree of keys updated
   at random places, which cost the writer thread ~40 % more per create; it is migrated at
   start).
-- Throughput: one writer task owns the connection. Concurrent writes only enqueue; the writer
-  takes everything pending (bounded by count and bytes), plans it in memory
-  (`_batch.plan_batch`: preconditions in order, consecutive revisions, one encoding per
-  object) and commits it in one transaction: one fsync for the whole batch.
+- Throughput: one writer owns the connection (`_pump`, run by the writer task and by each
+  batch's landing). Concurrent writes only enqueue; the writer takes everything pending
+  (bounded by count and bytes), plans it in memory (`_batch.plan_batch`: preconditions in
+  order, consecutive revisions, one encoding per object) and commits it in one transaction:
+  one fsync for the whole batch. Up to MAX_IN_FLIGHT batches are queued on the connection
+  thread, each planned on top of the one before.
 - Reads: the whole current state is loaded at start and kept in memory (`_state.SortedState`);
   get, list and count never touch SQLite and never wait for the writer. Memory changes only
   after a commit, so a read never sees an uncommitted write.
