@@ -520,6 +520,32 @@ async def test_slow_watcher_does_not_hold_back_others(db: Path, open_store: Open
     await store.close()
 
 
+def sqlite_writers(pid: int) -> list[int]:
+    """The SQLite writer processes among pid's children."""
+    children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
+                for c in (t / "children").read_text().split()]
+    return [c for c in children if b"_writer.py" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+async def test_a_dead_writer_fails_writes_and_keeps_reads(db: Path, open_store: Opener) -> None:
+    """If the SQLite writer process is killed, writes fail with a StorageError (the API
+    server answers 500) instead of waiting forever, and reads go on from memory."""
+    store = await open_store()
+    kept = await store.create("/k/0", {"v": 0})
+    [writer] = sqlite_writers(os.getpid())
+    os.kill(writer, signal.SIGKILL)
+    with pytest.raises(StorageError, match="writer process"):
+        async with asyncio.timeout(30):  # hang guard
+            await store.create("/k/1", {})
+    with pytest.raises(StorageError):
+        await store.update("/k/0", {"v": 1})
+    assert await store.get("/k/0") == kept and await store.get("/k/1") is None
+    assert store.revision == kept.revision
+    await store.close()
+    store = await open_store()  # nothing stored was lost
+    assert await store.get("/k/0") == kept and await store.get("/k/1") is None
+
+
 CRASH_CHILD = textwrap.dedent(
     """
     import asyncio, sys
@@ -555,18 +581,27 @@ def test_kill_9_keeps_every_acknowledged_write(db: Path) -> None:
     acked: list[str] = []
     watchdog = threading.Timer(120, child.kill)  # hang guard: a stuck child fails the test
     watchdog.start()
+    writers: list[int] = []
     try:
         assert child.stdout is not None
         while len(acked) < 4000:
             line = child.stdout.readline()
             assert line, "the writer process stopped early"
             acked.append(line)
+        writers = sqlite_writers(child.pid)
     finally:
         os.kill(child.pid, signal.SIGKILL)
         rest, _ = child.communicate()
         watchdog.cancel()
     acked.extend(rest.splitlines(keepends=True))
     acked = [line for line in acked if line.endswith("\n")]  # a torn last line is not an ack
+    # The store's SQLite writer process dies with the server: nothing is left holding the file.
+    assert len(writers) == 1
+    for _ in range(1000):  # hang guard: the kernel kills it at once (PR_SET_PDEATHSIG)
+        if not Path(f"/proc/{writers[0]}").exists():
+            break
+        threading.Event().wait(0.01)
+    assert not Path(f"/proc/{writers[0]}").exists(), "the SQLite writer outlived the server"
 
     asyncio.run(_check_after_crash(db, acked))
 
