@@ -35,7 +35,10 @@ import yaml
 import yarl
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 ETCD = shutil.which("etcd")
+
+from mizzen.testing import process_cpu_seconds  # noqa: E402
 
 
 def free_port() -> int:
@@ -188,9 +191,9 @@ async def measure(target: Etcd | Mizzen, seconds: float, concurrency: int) -> di
     bounds the rate)."""
     async with target.session(concurrency) as s:
         await target.ready(s)
-        server0, client0 = cpu_seconds(target.proc.pid), time.process_time()
+        server0, client0 = process_cpu_seconds(target.proc.pid), time.process_time()
         writes, w_lat = await load(lambda i: target.write(s, i), seconds, concurrency)
-        server_us = (cpu_seconds(target.proc.pid) - server0) / len(w_lat) * 1e6
+        server_us = (process_cpu_seconds(target.proc.pid) - server0) / len(w_lat) * 1e6
         client_us = (time.process_time() - client0) / len(w_lat) * 1e6
         reads, r_lat = await load(lambda i: target.read(s, i), seconds, concurrency)
     target.round += 1
@@ -205,12 +208,6 @@ def fanouts(m: Mizzen, runs: int) -> list[tuple[float, float]]:
         async with m.session(1) as s:
             return [await watch_fanout(s, m.base, m.proc.pid, name=f"fanout-{i}") for i in range(runs)]
     return uvloop.run(go())
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def watch_fanout(s: aiohttp.ClientSession, base: str, server_pid: int, watchers: int = 1000,
@@ -259,12 +256,12 @@ async def watch_fanout(s: aiohttp.ClientSession, base: str, server_pid: int, wat
         await asyncio.gather(*(p.headers for _, p in opened))
         transports += [t for t, _ in opened]
     await asyncio.sleep(0.5)
-    cpu0 = cpu_seconds(server_pid)
+    cpu0 = process_cpu_seconds(server_pid)
     t0 = time.perf_counter()
     async with s.post(base, json={"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}}) as r:
         assert r.status == 201
     await asyncio.wait_for(done.wait(), 60)
-    cpu_ms = (cpu_seconds(server_pid) - cpu0) * 1000
+    cpu_ms = (process_cpu_seconds(server_pid) - cpu0) * 1000
     for t in transports:
         t.close()
     return (max(received) - t0) * 1000, cpu_ms

@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -44,7 +43,7 @@ from apimachinery.client import Informer  # noqa: E402
 from apimachinery.client.rest import ApiClient  # noqa: E402
 from controllers.manager import ControllerManager  # noqa: E402
 from kubelet.simulated import SimulatedNodes  # noqa: E402
-from mizzen.testing import Cluster, stand_in_binder  # noqa: E402
+from mizzen.testing import Cluster, process_cpu_seconds, stand_in_binder  # noqa: E402
 
 
 def deployment(replicas: int, image: str) -> dict[str, Any]:
@@ -84,13 +83,6 @@ class Timeline:
         return (n - 1) / max(1e-6, self.added[n - 1] - self.added[0])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time a process has used so far (from /proc)."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def replicaset_alone(kubeconfig: str, replicas: int, server_pid: int) -> dict[str, float]:
     """The figure of the issue: pod creates/s sustained by the ReplicaSet controller during a
     `replicas` scale-up, with nothing but the controller manager and the API server running
@@ -109,7 +101,7 @@ async def replicaset_alone(kubeconfig: str, replicas: int, server_pid: int) -> d
                                   "spec": template["spec"]})):
         await client.create(plural, obj, "default", dry_run=True)
     t0 = time.monotonic()
-    server_cpu, own_cpu = cpu_seconds(server_pid), time.process_time()
+    server_cpu, own_cpu = process_cpu_seconds(server_pid), time.process_time()
     await client.create("deployments", body, "default")
 
     async def all_created() -> bool:
@@ -117,7 +109,7 @@ async def replicaset_alone(kubeconfig: str, replicas: int, server_pid: int) -> d
     await wait_until(all_created, 600)
     out["rs_alone_creates_per_s"] = tl.rate(replicas)
     out["rs_alone_all_created_s"] = tl.added[replicas - 1] - t0
-    out["server_cpu_ms_per_create"] = (cpu_seconds(server_pid) - server_cpu) * 1000 / replicas
+    out["server_cpu_ms_per_create"] = (process_cpu_seconds(server_pid) - server_cpu) * 1000 / replicas
     out["controller_process_cpu_ms_per_create"] = (time.process_time() - own_cpu) * 1000 / replicas
     ratio = out["rs_alone_creates_per_s"] / GOAL_CREATES_PER_S
     print(f"replicaset controller alone (no binder, no kubelet): {replicas} pods created "

@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from apimachinery.client import ApiClient  # noqa: E402
 from kubelet.agent import Kubelet, run_kubelet  # noqa: E402
-from mizzen.testing import Cluster  # noqa: E402
+from mizzen.testing import Cluster, process_cpu_seconds  # noqa: E402
 
 N = 20
 BURST = 100
@@ -184,13 +184,13 @@ async def main() -> None:
                 runc = await asyncio.to_thread(cb.bench_runc, img.layers[0], str(work / "runc"), tag)
                 # 3. burst
                 burst = [f"burst-{i}" for i in range(BURST)]
-                burst_cpu0, api_cpu0 = _cpu_seconds(), _proc_cpu(c.proc.pid)
+                burst_cpu0, api_cpu0 = _cpu_seconds(), process_cpu_seconds(c.proc.pid)
                 t0 = time.perf_counter()
                 await asyncio.gather(*(api.create("pods", pod(n), "default") for n in burst))
                 await w.wait(lambda: all(n in w.ready for n in burst))
                 burst_s = max(w.ready[n] for n in burst) - t0
                 burst_cpu = (_cpu_seconds() - burst_cpu0) / burst_s * 100
-                per_pod = {"kubelet_process": _cpu_seconds() - burst_cpu0, "apiserver": _proc_cpu(c.proc.pid) - api_cpu0,
+                per_pod = {"kubelet_process": _cpu_seconds() - burst_cpu0, "apiserver": process_cpu_seconds(c.proc.pid) - api_cpu0,
                            "shims_and_containers": _containers_cpu(work / "kubelet" / "containers")}
                 per_pod = {k: v / BURST * 1000 for k, v in per_pod.items()}
                 # 4. idle at capacity
