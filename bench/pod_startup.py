@@ -108,7 +108,8 @@ def _cpu_seconds() -> float:
 
 
 def _proc_cpu(pid: int | str) -> float:
-    """CPU seconds a process has run (its threads included), exact to the nanosecond."""
+    """CPU seconds a process's main thread has run, exact to the nanosecond (shims and
+    containers: single-threaded)."""
     try:
         return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
     except (OSError, ValueError, IndexError):

@@ -38,15 +38,17 @@ KUBECTL = os.environ.get("KUBECTL", "kubectl")
 
 
 def process_cpu_seconds(pid: int | str) -> float:
-    """CPU seconds a process and its live descendants have run, threads included (from
-    /proc's schedstat, to the nanosecond): an API server's, its SQLite writer process's
-    included. 0 for a process that is gone."""
+    """User + system CPU seconds a process and its live descendants have used, all their
+    threads included (from /proc's stat): an API server's with its SQLite writer process's.
+    0 for a process that is gone."""
     total = 0.0
     todo = [str(pid)]
+    tick = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         try:
-            total += int(Path(f"/proc/{p}/schedstat").read_text().split()[0]) / 1e9
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += (task / "children").read_text().split()
         except (OSError, ValueError, IndexError):
