@@ -6,13 +6,14 @@ times (every statement step, the COMMIT's fsync), and each time it wants it back
 loop holds it, one thread sleeps, the other is woken, and the loop is preempted: measured
 here, ~6 wake-ups per batch, 1,700 preemptions of the loop per second, and ~28 us of the API
 server's CPU per create. In a process of its own the same transactions cost the loop one
-pipe write and one pipe read per batch, and creates ran 8-10 % faster (bench/api_vs_etcd.py).
+pipe write and one pipe read per batch, and creates over HTTPS ran ~7 % faster (alternating
+runs of the old and new server: -2 to +19 %, bench/api_vs_etcd.py).
 
 What it does: it takes SQLite's exclusive lock on the file (the server opened it first, to
 migrate and load it, and closed it), answers `ready`, then runs the requests it reads from
-one pipe, in order, and writes one reply per request to another. A request is a marshalled tuple
-`(kind, *args)` after its length (4 bytes, little-endian); a reply is `("ok", result)` or
-`("error", kind, message)`:
+one pipe, in order, and writes one reply per request to another. A request is a marshalled
+tuple `(kind, *args)` after its length (4 bytes, little-endian); a reply is `("ok", result)`
+or `("error", kind, message)`:
 - `("tx", log_rows, superseded)`: one write transaction (the change-log rows of a batch, and
   the rows they supersede below the compacted revision). After one fails, every `tx` is
   refused (kind `broken`: it was planned on top of the failed one) until a `("reset",)`.
@@ -22,8 +23,9 @@ one pipe, in order, and writes one reply per request to another. A request is a 
 - `("close",)`: a TRUNCATE checkpoint, close the connection, reply and exit.
 
 What it must never do: outlive the API server. The end of its requests (the server closed
-them or died) ends it at once, and the kernel kills it when the server's process dies (PR_SET_PDEATHSIG):
-a transaction cut short is rolled back by SQLite, and nothing acknowledged was in it.
+them or died) ends it at once, and the kernel kills it when the server's process dies
+(PR_SET_PDEATHSIG): a transaction cut short is rolled back by SQLite, and nothing
+acknowledged was in it.
 
 It imports nothing but the standard library and runs as `python -I -S <this file>`, so that
 it starts in ~20 ms."""

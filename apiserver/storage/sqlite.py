@@ -33,12 +33,13 @@ How it keeps its promises:
 Two connections, one after the other:
 - at start, aiosqlite's: it takes the lock, creates or migrates the schema and loads the
   whole log (through `Connection._execute`, one call on its thread for each; aiosqlite has
-  no public equivalent, checked at start), then closes, which checkpoints the WAL;
+  no public equivalent, checked at start), then closes, which checkpoints the WAL (a server
+  that took the lock in between makes this one's start fail, as the writer cannot lock);
 - then the writer process's (`_writer`), for every transaction until close. In this process
   a transaction's thread and the event loop shared the interpreter lock, and each of the
   dozen times a batch took it back cost a wake-up and a preemption of the loop: ~28 us of
   CPU per create here. In its own process the same batch costs the loop a pipe write and a
-  pipe read, done by the loop itself (`_Writer`), and creates ran 8-10 % faster. If it
+  pipe read, done by the loop itself (`_Writer`), and creates ran ~7 % faster. If it
   dies, every write fails with a StorageError (reads go on from memory); it exits when this
   process closes its pipe or dies.
 
