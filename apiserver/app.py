@@ -900,33 +900,35 @@ def _misc_app(server: APIServer) -> FastAPI:
         from apiserver.discovery import version_info
         return FastResponse(orjson.dumps(version_info()), media_type="application/json")
 
-    async def health(request: FastRequest, check_ready: bool) -> FastResponse:
-        verbose = "verbose" in request.query_params
-        if check_ready and not server.ready:
-            return FastResponse(b"[-]informer-sync failed: not ready\nreadyz check failed", 500,
-                                media_type="text/plain")
-        # Like kube-apiserver's post-start hooks: ready once the OpenAPI documents are built
-        # (until then kubectl's first explain or apply would wait for them).
-        openapi = b"[+]poststarthook/apiservice-openapiv3-controller ok\n"
-        if check_ready and not server.warm_done:
-            return FastResponse(b"[-]poststarthook/apiservice-openapiv3-controller failed: not finished\n"
-                                b"readyz check failed", 500, media_type="text/plain")
-        if verbose:
-            return FastResponse(b"[+]ping ok\n[+]etcd ok\n[+]informer-sync ok\n" + openapi + b"healthz check passed",
-                                200, media_type="text/plain")
-        return FastResponse(b"ok", media_type="text/plain")
+    async def health(request: FastRequest, name: str) -> FastResponse:
+        """kube-apiserver's /healthz, /livez and /readyz: each check `[+]name ok` or
+        `[-]name failed: reason withheld`, "ok" alone unless ?verbose, 500 if one failed.
+        The store answers for `etcd`; /readyz also waits for the informers and for the
+        OpenAPI documents (a post-start hook: until then kubectl's first explain or apply
+        would wait for them)."""
+        checks = [("ping", True), ("etcd", server.store.failure() is None)]
+        if name == "readyz":
+            checks += [("informer-sync", server.ready),
+                       ("poststarthook/apiservice-openapiv3-controller", server.warm_done)]
+        lines = "".join(f"[+]{check} ok\n" if ok else f"[-]{check} failed: reason withheld\n" for check, ok in checks)
+        if not all(ok for _, ok in checks):
+            return FastResponse(f"{lines}{name} check failed\n".encode(), 500, media_type="text/plain",
+                                headers={"X-Content-Type-Options": "nosniff"})
+        if "verbose" not in request.query_params:
+            return FastResponse(b"ok", media_type="text/plain")
+        return FastResponse(f"{lines}{name} check passed\n".encode(), media_type="text/plain")
 
     @app.get("/healthz")
     async def healthz(request: FastRequest) -> FastResponse:
-        return await health(request, False)
+        return await health(request, "healthz")
 
     @app.get("/livez")
     async def livez(request: FastRequest) -> FastResponse:
-        return await health(request, False)
+        return await health(request, "livez")
 
     @app.get("/readyz")
     async def readyz(request: FastRequest) -> FastResponse:
-        return await health(request, True)
+        return await health(request, "readyz")
 
     @app.get("/metrics")
     async def metrics(request: FastRequest) -> FastResponse:

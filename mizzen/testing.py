@@ -56,6 +56,12 @@ def process_cpu_seconds(pid: int | str) -> float:
     return total
 
 
+def sqlite_writers(pid: int) -> list[int]:
+    """The SQLite writer processes (apiserver.storage._writer) among pid's children."""
+    children = [c for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()]
+    return [int(c) for c in children if b"_writer.py" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
 def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 

@@ -111,6 +111,11 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
+    def failure(self) -> str | None:
+        """Why writes cannot succeed now (None: they can). The API server's health checks
+        report it as kube-apiserver reports its etcd."""
+        ...
+
     async def get(self, key: str) -> KeyValue | None: ...
 
     async def list(self, prefix: str, *, limit: int = 0, start_after: str = "", revision: int = 0) -> ListResult:

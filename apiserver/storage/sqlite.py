@@ -177,7 +177,7 @@ class _Writer:
     def send(self, message: tuple[Any, ...], on_reply: Callable[[tuple[Any, ...]], None]) -> None:
         """Queue a request; on_reply gets its reply (never before send returns)."""
         if self.gone is not None:
-            self.loop.call_soon(on_reply, self._gone_reply())
+            self.loop.call_soon(on_reply, self.gone_reply())
             return
         self.waiting.append(on_reply)
         data = _writer.frame(message)
@@ -242,9 +242,9 @@ class _Writer:
                 self.loop.remove_writer(self.requests)
         waiting, self.waiting = self.waiting, deque()
         for on_reply in waiting:
-            on_reply(self._gone_reply())
+            on_reply(self.gone_reply())
 
-    def _gone_reply(self) -> tuple[str, str, str]:
+    def gone_reply(self) -> tuple[str, str, str]:
         return ("error", "gone", f"the SQLite writer process of {self.path} {self.gone}")
 
     async def stop(self) -> None:
@@ -471,6 +471,13 @@ class SQLiteStore:
             except StorageError as exc:
                 log.warning("%s: closing the database failed: %s", self.path, exc)
             await proc.stop()
+
+    def failure(self) -> str | None:
+        if self._closed:
+            return "the store is closed"
+        if self._proc is not None and self._proc.gone is not None:
+            return self._proc.gone_reply()[2]
+        return None
 
     # -- Store protocol: reads (memory only) --------------------------------------------
 

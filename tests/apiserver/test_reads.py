@@ -6,6 +6,8 @@ generated names that collide."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ import pytest
 
 from apiserver.app import APIServer, ServerConfig
 from apiserver.storage.sqlite import SQLiteStore
-from mizzen.testing import asgi_request
+from mizzen.testing import asgi_request, sqlite_writers
 
 TOKEN = "test-token"
 BASE = "/api/v1/namespaces/default/configmaps"
@@ -193,3 +195,20 @@ async def test_a_taken_generated_name_is_generated_again(api: APIServer, monkeyp
     named = await call(api, "POST", BASE, body=orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap",
                                                               "metadata": {"name": "web-aaaaa"}}))
     assert named.status == 409  # a name the client chose is not changed
+
+
+async def test_health_checks_report_the_store_as_kube_apiserver_reports_etcd(api: APIServer) -> None:
+    """kube-apiserver's format; a store that cannot write any more fails /livez (so that a
+    supervisor restarts the server) and /readyz, as an unreachable etcd does."""
+    s = await call(api, "GET", "/livez", query="verbose")
+    assert s.status == 200 and b"".join(s.chunks) == b"[+]ping ok\n[+]etcd ok\nlivez check passed\n"
+    [writer] = sqlite_writers(os.getpid())
+    os.kill(writer, signal.SIGKILL)
+    async with asyncio.timeout(30):  # hang guard: the loop notices the end of its pipe
+        while api.store.failure() is None:
+            await asyncio.sleep(0.01)
+    s = await call(api, "GET", "/livez")
+    assert s.status == 500
+    assert b"".join(s.chunks) == b"[+]ping ok\n[-]etcd failed: reason withheld\nlivez check failed\n"
+    s = await call(api, "GET", "/readyz", query="verbose")
+    assert s.status == 500 and b"[-]etcd failed: reason withheld\n" in b"".join(s.chunks)

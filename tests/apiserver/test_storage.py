@@ -27,6 +27,7 @@ from apiserver.storage.base import (
     StorageError,
 )
 from apiserver.storage.sqlite import SQLiteStore
+from mizzen.testing import sqlite_writers
 
 REPO = Path(__file__).resolve().parents[2]
 PODS = "/registry/core/pods/"
@@ -520,23 +521,18 @@ async def test_slow_watcher_does_not_hold_back_others(db: Path, open_store: Open
     await store.close()
 
 
-def sqlite_writers(pid: int) -> list[int]:
-    """The SQLite writer processes among pid's children."""
-    children = [int(c) for t in Path(f"/proc/{pid}/task").iterdir()
-                for c in (t / "children").read_text().split()]
-    return [c for c in children if b"_writer.py" in Path(f"/proc/{c}/cmdline").read_bytes()]
-
-
 async def test_a_dead_writer_fails_writes_and_keeps_reads(db: Path, open_store: Opener) -> None:
     """If the SQLite writer process is killed, writes fail with a StorageError (the API
     server answers 500) instead of waiting forever, and reads go on from memory."""
     store = await open_store()
     kept = await store.create("/k/0", {"v": 0})
+    assert store.failure() is None
     [writer] = sqlite_writers(os.getpid())
     os.kill(writer, signal.SIGKILL)
     with pytest.raises(StorageError, match="writer process"):
         async with asyncio.timeout(30):  # hang guard
             await store.create("/k/1", {})
+    assert "writer process" in (store.failure() or "")  # the API server's health checks say so
     with pytest.raises(StorageError):
         await store.update("/k/0", {"v": 1})
     assert await store.get("/k/0") == kept and await store.get("/k/1") is None
