@@ -431,12 +431,13 @@ class KubeletServer:
             await resp.write_eof()
         return resp
 
-    async def follow_log(self, c: ContainerStatus, opts: LogOptions, from_end: bool = False,
+    async def follow_log(self, c: ContainerStatus, opts: LogOptions, start: int | None = None,
                          gone: Callable[[], bool] = lambda: False) -> AsyncIterator[list[tuple[str, bytes]]]:
         """Batches of (stream, rendered line) of a container's log: what is written (after
-        since/tail), then, with ``follow``, new lines until the container has exited and its
-        log is read to the end, the log is removed, the client is ``gone()`` or the server
-        stops.  One batch per read of the file, so a long log costs few writes."""
+        since/tail; with ``start``, only what is written from that offset on), then, with
+        ``follow``, new lines until the container has exited and its log is read to the end,
+        the log is removed, the client is ``gone()`` or the server stops.  One batch per read
+        of the file, so a long log costs few writes."""
         parser = CRIParser()
         path = c.log_path
 
@@ -450,9 +451,8 @@ class KubeletServer:
                 return data, offset + len(data)
 
         try:
-            if from_end:
-                offset = (await asyncio.to_thread(os.stat, path)).st_size
-                data = b""
+            if start is not None:
+                offset, data = start, b""
             else:
                 parts, offset = [], 0
                 while True:           # the whole file before tail/since are applied
@@ -669,9 +669,15 @@ class KubeletServer:
         which records it in the log), and with ``stdin`` the client's input into the
         container's stdin (a container with ``stdin: true``; the shim relays it)."""
         sock = await self.runtime.attach_stdin(c.id) if stdin else None
+        # Where the output starts is taken before any input is relayed: what the container
+        # answers to this client's first bytes must reach it.
+        try:
+            start = (await asyncio.to_thread(os.stat, c.log_path)).st_size
+        except FileNotFoundError:
+            start = 0
 
         async def pump() -> None:
-            async for batch in self.follow_log(c, LogOptions(follow=True), from_end=True, gone=lambda: ws.closed):
+            async for batch in self.follow_log(c, LogOptions(follow=True), start=start, gone=lambda: ws.closed):
                 for stream, chunk in batch:
                     if stream == "stdout" and stdout:
                         await self._send(ws, STDOUT, chunk)
