@@ -102,12 +102,17 @@ def _transaction(conn: sqlite3.Connection, *steps: tuple[str, Any]) -> None:
                 conn.executemany(sql, rows)
         conn.execute("COMMIT")
     except BaseException:
-        if conn.in_transaction:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+        rollback(conn)
         raise
+
+
+def rollback(conn: sqlite3.Connection) -> None:
+    """End a transaction that failed (what failed is what the caller reports)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

@@ -96,7 +96,6 @@ CREATE TABLE IF NOT EXISTS meta (
 DELETED = TYPE_CODES["DELETED"]
 FORMAT = 2  # 1: the state also in a `kv` table (every value written twice); migrated at start
 
-
 MAX_BATCH = 1000  # ops per transaction
 MAX_IN_FLIGHT = 2  # batches handed to the writer process before the first is answered
 MAX_BATCH_BYTES = 32 << 20  # encoded bytes per transaction (objects go up to 1.5 MiB)
@@ -244,8 +243,13 @@ class _Writer:
         for on_reply in waiting:
             on_reply(self.gone_reply())
 
+    @property
+    def failure(self) -> str | None:
+        """Why the process is gone (None: it is running)."""
+        return None if self.gone is None else f"the SQLite writer process of {self.path} {self.gone}"
+
     def gone_reply(self) -> tuple[str, str, str]:
-        return ("error", "gone", f"the SQLite writer process of {self.path} {self.gone}")
+        return ("error", "gone", self.failure or "")
 
     async def stop(self) -> None:
         """End the process's input and wait for it to exit, killing it if it does not in
@@ -475,9 +479,7 @@ class SQLiteStore:
     def failure(self) -> str | None:
         if self._closed:
             return "the store is closed"
-        if self._proc is not None and self._proc.gone is not None:
-            return self._proc.gone_reply()[2]
-        return None
+        return self._proc.failure if self._proc is not None else None
 
     # -- Store protocol: reads (memory only) --------------------------------------------
 
@@ -773,13 +775,6 @@ class SQLiteStore:
 def _ignore(reply: tuple[Any, ...]) -> None:
     pass
 
-def _rollback_sync(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            log.error("rollback failed: %s", exc)
-
 
 def _open_sync(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
     """Pragmas, schema (migrated), and a first write so that the exclusive lock is held
@@ -799,7 +794,7 @@ def _open_sync(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
         conn.execute(_writer.SET_META, ("format", FORMAT))
         conn.execute("COMMIT")
     except BaseException:
-        _rollback_sync(conn)
+        _writer.rollback(conn)
         raise
 
 
